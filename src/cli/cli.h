@@ -1,0 +1,52 @@
+/* Shared pieces of the command-line interface: the context every command gets,
+ * option parsing helpers, output in text or JSON, and the command tables. */
+#ifndef RD_CLI_H
+#define RD_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/config.h"
+
+enum cli_output { CLI_OUTPUT_TEXT, CLI_OUTPUT_JSON };
+
+typedef struct cli_ctx {
+    const char *config_path;     /* --config, $RADIANT_CONFIG or the default */
+    rd_config *cfg;              /* loaded on first use by cli_config() */
+    enum cli_output output;
+    bool progress;               /* stderr is a terminal: show progress */
+} cli_ctx;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;           /* synopsis and option list, printed by help */
+    int (*run)(cli_ctx *ctx, int argc, char **argv);
+} cli_command;
+
+typedef struct cli_group {
+    const char *name;
+    const char *summary;
+    const cli_command *commands;  /* terminated by a NULL name */
+} cli_group;
+
+extern const cli_group cli_repo_group;
+
+/* Loads the configuration once; -RD_ECONFIG when it is missing or invalid. */
+int cli_config(cli_ctx *ctx, const rd_config **out);
+/* Returns -RD_EUSAGE with "radiant GROUP CMD: message; see 'radiant help GROUP CMD'". */
+int cli_usage(const char *group, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prints obj as one JSON document on stdout and releases it. */
+void cli_print_json(json_t *obj);
+/* Prints the help of a group, or of one command in it. */
+int cli_help(const char *group, const char *cmd);
+void cli_print_overview(void);
+/* Runs argv[0] (a group or "help") with the rest of argv. */
+int cli_dispatch(cli_ctx *ctx, int argc, char **argv);
+int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv);
+
+/* Human-readable sizes and rates: "1.5 GiB", "380.2 MB/s". */
+void cli_format_bytes(double bytes, char *out, size_t len);
+
+#endif

@@ -1,0 +1,66 @@
+/* Growable byte buffers, little-endian encoders/decoders and string helpers.
+ * Allocation failure is treated as fatal (rd_oom) so that callers need not
+ * check every append; radiant cannot do anything useful without memory. */
+#ifndef RD_CORE_BUF_H
+#define RD_CORE_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rd_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} rd_buf;
+
+#define RD_BUF_INIT { NULL, 0, 0 }
+
+void rd_buf_free(rd_buf *b);
+void rd_buf_reset(rd_buf *b);
+void rd_buf_reserve(rd_buf *b, size_t extra);
+void rd_buf_append(rd_buf *b, const void *data, size_t len);
+void rd_buf_append_u8(rd_buf *b, uint8_t v);
+void rd_buf_append_u32(rd_buf *b, uint32_t v);
+void rd_buf_append_u64(rd_buf *b, uint64_t v);
+/* Length-prefixed (u32) byte string. */
+void rd_buf_append_str(rd_buf *b, const char *s);
+void rd_buf_append_bytes(rd_buf *b, const void *data, uint32_t len);
+
+/* Bounds-checked reader over untrusted bytes: any short read sets `bad` and
+ * further reads return zeros, so parsers check once at the end (cf. Redis rio). */
+typedef struct rd_reader {
+    const uint8_t *p;
+    size_t left;
+    bool bad;
+} rd_reader;
+
+void rd_reader_init(rd_reader *r, const void *data, size_t len);
+uint8_t rd_read_u8(rd_reader *r);
+uint32_t rd_read_u32(rd_reader *r);
+uint64_t rd_read_u64(rd_reader *r);
+void rd_read_raw(rd_reader *r, void *out, size_t len);
+/* Returns a pointer into the input, or NULL (and sets bad) when short. */
+const uint8_t *rd_read_ptr(rd_reader *r, size_t len);
+/* Reads a u32-length-prefixed string into a new NUL-terminated allocation;
+ * rejects embedded NULs and lengths over max. Returns NULL and sets bad on error. */
+char *rd_read_str(rd_reader *r, size_t max);
+
+void rd_put_u32(uint8_t *p, uint32_t v);
+void rd_put_u64(uint8_t *p, uint64_t v);
+uint32_t rd_get_u32(const uint8_t *p);
+uint64_t rd_get_u64(const uint8_t *p);
+
+void rd_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+/* Returns 0 or -1 on a bad digit or length. */
+int rd_hex_decode(const char *in, uint8_t *out, size_t outlen);
+
+_Noreturn void rd_oom(void);
+void *rd_malloc(size_t n);
+void *rd_calloc(size_t n, size_t size);
+void *rd_realloc(void *p, size_t n);
+char *rd_strdup(const char *s);
+char *rd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool rd_str_starts_with(const char *s, const char *prefix);
+
+#endif

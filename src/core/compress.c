@@ -1,0 +1,59 @@
+/* zstd block compression with reusable per-thread contexts. */
+#include "core/compress.h"
+
+#include <stdlib.h>
+#include <zstd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+struct rd_zstd {
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *dctx;
+    int level;
+};
+
+rd_zstd *rd_zstd_new(int level)
+{
+    rd_zstd *z = rd_calloc(1, sizeof *z);
+    z->cctx = ZSTD_createCCtx();
+    z->dctx = ZSTD_createDCtx();
+    if (!z->cctx || !z->dctx)
+        rd_oom();
+    z->level = level;
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_contentSizeFlag, 1);
+    return z;
+}
+
+void rd_zstd_free(rd_zstd *z)
+{
+    if (!z)
+        return;
+    ZSTD_freeCCtx(z->cctx);
+    ZSTD_freeDCtx(z->dctx);
+    free(z);
+}
+
+size_t rd_zstd_bound(size_t len) { return ZSTD_compressBound(len); }
+
+int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t cap,
+                     size_t *outlen)
+{
+    size_t n = ZSTD_compress2(z->cctx, dst, cap, src, len);
+    if (ZSTD_isError(n))
+        return rd_fail(RD_EINTERNAL, "zstd compression failed: %s", ZSTD_getErrorName(n));
+    *outlen = n;
+    return 0;
+}
+
+int rd_zstd_decompress(rd_zstd *z, const void *src, size_t len, void *dst, size_t expect)
+{
+    unsigned long long content = ZSTD_getFrameContentSize(src, len);
+    if (content != expect)
+        return rd_fail(RD_ECORRUPT, "compressed block has the wrong size");
+    size_t n = ZSTD_decompressDCtx(z->dctx, dst, expect, src, len);
+    if (ZSTD_isError(n) || n != expect)
+        return rd_fail(RD_ECORRUPT, "compressed block is damaged");
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* zstd compression of single blocks (chunks and metadata files). Contexts are
+ * per thread: make one with rd_zstd_new() for each worker. */
+#ifndef RD_CORE_COMPRESS_H
+#define RD_CORE_COMPRESS_H
+
+#include <stddef.h>
+
+typedef struct rd_zstd rd_zstd;
+
+rd_zstd *rd_zstd_new(int level);
+void rd_zstd_free(rd_zstd *z);
+size_t rd_zstd_bound(size_t len);
+/* Compresses src into dst (capacity cap >= rd_zstd_bound(len)). */
+int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t cap,
+                     size_t *outlen);
+/* Decompresses a frame whose content size must be exactly `expect` bytes;
+ * anything else is -RD_ECORRUPT. */
+int rd_zstd_decompress(rd_zstd *z, const void *src, size_t len, void *dst, size_t expect);
+
+#endif
