@@ -43,7 +43,7 @@ def pytest_configure(config):
 
 def asan_env(env):
     """LD_PRELOAD next to an ASan runtime needs the link-order check off."""
-    opts = env.get("ASAN_OPTIONS", "")
+    opts = env.get("ASAN_OPTIONS", os.environ.get("ASAN_OPTIONS", ""))
     if "verify_asan_link_order" not in opts:
         env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "verify_asan_link_order=0"
     return env

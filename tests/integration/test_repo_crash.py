@@ -78,7 +78,8 @@ def choose_points(repo, calls, target):
     for cat in CATEGORIES:
         for kind in KINDS:
             sel = [c for c in calls if c[0] == kind and category(repo, c[2]) == cat]
-            for c in (sel[:1] + sel[-1:] + sel[len(sel) // 2:len(sel) // 2 + 1]):
+            mid = sel[len(sel) // 2:len(sel) // 2 + 1] if cat == "data" else []
+            for c in sel[:1] + mid + sel[-1:]:
                 chosen[(c[0], c[1])] = c
     step = max(1, len(calls) // max(1, target - len(chosen)))
     i = 0
@@ -132,8 +133,9 @@ def _backup_crash(rad, workdir, procs, crashshim, target_points, scale):
     src2 = os.path.join(workdir, "src2")
     shutil.copytree(src0, os.path.join(src2, "old"), symlinks=True)
     make_small_files(os.path.join(src2, "small-new"), 40 * scale, max_size=3000, seed=4)
-    for i in range(3):
-        write_random_file(os.path.join(src2, f"new{i}.bin"), 2 * MiB * scale + i * 12345)
+    # more than one pack's worth of new data (packs are about 16 MiB)
+    for i in range(2):
+        write_random_file(os.path.join(src2, f"new{i}.bin"), 9 * MiB * scale + i * 12345)
     d2 = tree_digest(src2)
 
     tpl = Template(rad, workdir)
