@@ -51,6 +51,8 @@ void repo_close(repo *r);
 const char *repo_name(const repo *r);
 const char *repo_location(const repo *r);
 bool repo_encrypted(const repo *r);
+/* Hex id of the repository, fixed at init. */
+const char *repo_id(const repo *r);
 /* Worker threads used for hashing/compression/encryption and restore. */
 void repo_set_threads(repo *r, int threads);
 
