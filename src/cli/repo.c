@@ -17,12 +17,12 @@
 /* Options every repo command may take; each command picks its own subset. */
 struct repo_args {
     const char *repo, *path, *label, *backup, *target, *file, *new_pass_file;
-    bool force, read_data, skip_unreadable, no_owner;
+    bool force, read_data, skip_unreadable, no_owner, read_all;
     int threads;
 };
 
 enum { OPT_REPO = 256, OPT_PATH, OPT_LABEL, OPT_BACKUP, OPT_TARGET, OPT_FILE, OPT_NEWPASS,
-       OPT_FORCE, OPT_READ_DATA, OPT_SKIP, OPT_NO_OWNER, OPT_THREADS };
+       OPT_FORCE, OPT_READ_DATA, OPT_SKIP, OPT_NO_OWNER, OPT_THREADS, OPT_READ_ALL };
 
 static const struct option all_options[] = {
     { "repo", required_argument, NULL, OPT_REPO },
@@ -37,6 +37,7 @@ static const struct option all_options[] = {
     { "skip-unreadable", no_argument, NULL, OPT_SKIP },
     { "no-owner", no_argument, NULL, OPT_NO_OWNER },
     { "threads", required_argument, NULL, OPT_THREADS },
+    { "read-all", no_argument, NULL, OPT_READ_ALL },
     { NULL, 0, NULL, 0 },
 };
 
@@ -75,6 +76,7 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
         case OPT_READ_DATA: a->read_data = true; break;
         case OPT_SKIP: a->skip_unreadable = true; break;
         case OPT_NO_OWNER: a->no_owner = true; break;
+        case OPT_READ_ALL: a->read_all = true; break;
         case OPT_THREADS: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -208,7 +210,8 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
 {
     struct repo_args a;
     repo *r = NULL;
-    int rc = parse_args("backup-dir", argc, argv, "repo path label skip-unreadable threads", &a);
+    int rc = parse_args("backup-dir", argc, argv,
+                        "repo path label skip-unreadable threads read-all", &a);
     if (rc == 0)
         rc = require("backup-dir", a.path, "--path DIR");
     if (rc == 0)
@@ -223,11 +226,16 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
     repo_backup_options opts = { .label = a.label, .kind = "dir",
                                  .source = source ? source : a.path };
     repo_backup *b = NULL;
-    rc = repo_backup_begin(r, &opts, &b);
+    repo_manifest *parent = NULL;
+    if (!a.read_all)
+        rc = repo_manifest_load_parent(r, opts.source, opts.kind, &parent);
+    if (rc == 0)
+        rc = repo_backup_begin(r, &opts, &b);
     if (rc == 0) {
-        repo_dir_options dopts = { .skip_unreadable = a.skip_unreadable };
+        repo_dir_options dopts = { .skip_unreadable = a.skip_unreadable, .parent = parent };
         rc = finish_backup(ctx, b, repo_backup_add_tree(b, a.path, &dopts));
     }
+    repo_manifest_free(parent);
     free(source);
     repo_close(r);
     return rc;
@@ -554,8 +562,11 @@ static const cli_command repo_commands[] = {
     { "init", "create the repository named in the config",
       "--repo NAME", cmd_init },
     { "backup-dir", "back up a directory tree",
-      "--repo NAME --path DIR [--label TEXT] [--skip-unreadable] [--threads N]\n\n"
-      "  --skip-unreadable  warn about files that cannot be read instead of failing", cmd_backup_dir },
+      "--repo NAME --path DIR [--label TEXT] [--skip-unreadable] [--read-all] [--threads N]\n\n"
+      "  --skip-unreadable  warn about files that cannot be read instead of failing\n"
+      "  --read-all         read every file, even those whose size, times and inode are\n"
+      "                     unchanged since the previous backup of the same directory",
+      cmd_backup_dir },
     { "backup-tar", "back up the files of a tar stream (stdin or --file)",
       "--repo NAME [--file FILE] [--label TEXT] [--threads N]", cmd_backup_tar },
     { "restore-dir", "restore a backup into a directory",

@@ -179,6 +179,10 @@ int repo_list_sorted(repo *r, const char *dir, char ***out, size_t *n);
 int repo_snapshot_ids(repo *r, char ***ids, size_t *n);
 void repo_strv_free(char **v, size_t n);
 int repo_manifest_load_path(repo *r, const char *id, repo_manifest **out);
+/* Adds a file whose chunks are already known (unchanged since the parent
+ * backup); they must all be in the index. */
+int repo_backup_add_known(repo_backup *b, const repo_entry *meta, const repo_chunk_ref *chunks,
+                          uint32_t n_chunks);
 const uint8_t *repo_key_or_null(const repo *r);
 
 #endif
