@@ -129,6 +129,9 @@ void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out);
 void repo_pack_builder_free(repo_pack_builder *pb);
 
+/* Opens and validates a sealed pack header of a pack of pack_size bytes. */
+int repo_pack_header_parse(const uint8_t *key, const uint8_t *sealed, size_t len,
+                           uint64_t pack_size, repo_pack_desc *out);
 /* Reads and decodes the header at the end of a pack whose size is known. */
 int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_desc *out);
 void repo_pack_path(const uint8_t id[REPO_ID_LEN], char out[80]);
@@ -171,6 +174,17 @@ struct repo {
     pthread_cond_t lock_cv;
     bool lock_stop;
 };
+
+/* A key file (keys/ID): scrypt parameters, salt and the sealed data key. */
+typedef struct repo_keyfile {
+    uint64_t n;
+    uint32_t r, p;
+    uint8_t salt[32];
+    uint8_t wrapped[RD_AEAD_KEY_LEN + RD_AEAD_OVERHEAD];
+} repo_keyfile;
+
+/* Parses and validates a key file; -RD_ECORRUPT when malformed. */
+int repo_keyfile_parse(const uint8_t *text, size_t len, repo_keyfile *out);
 
 int repo_index_ensure(repo *r);
 /* Lists the object names under dir (relative to it), sorted. */

@@ -172,47 +172,53 @@ void repo_pack_builder_free(repo_pack_builder *pb)
     pb->cap_blobs = 0;
 }
 
+int repo_pack_header_parse(const uint8_t *key, const uint8_t *sealed, size_t len,
+                           uint64_t pack_size, repo_pack_desc *out)
+{
+    rd_buf body = RD_BUF_INIT;
+    repo_pack_desc *packs = NULL;
+    size_t n = 0;
+    int rc = repo_envelope_open(key, REPO_FILE_PACKHDR, sealed, len, &body);
+    if (rc == 0)
+        rc = repo_packs_decode(body.data, body.len, &packs, &n);
+    rd_buf_free(&body);
+    if (rc < 0)
+        return rc;
+    uint64_t blobs_end = 0;
+    if (n == 1 && packs[0].n)
+        blobs_end = (uint64_t)packs[0].blobs[packs[0].n - 1].offset +
+                    packs[0].blobs[packs[0].n - 1].length;
+    if (n != 1)
+        rc = rd_fail(RD_ECORRUPT, "header lists %zu packs", n);
+    else if (blobs_end + len + REPO_PACK_TRAILER != pack_size)
+        rc = rd_fail(RD_ECORRUPT, "header does not match the pack's size");
+    if (rc == 0) {
+        *out = packs[0];
+        packs[0].blobs = NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        repo_pack_desc_free(&packs[i]);
+    free(packs);
+    return rc;
+}
+
 int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_desc *out)
 {
     if (size < REPO_PACK_TRAILER)
         return rd_fail(RD_ECORRUPT, "pack %s is too short to be a pack", path);
-    rd_buf buf = RD_BUF_INIT, body = RD_BUF_INIT;
+    rd_buf buf = RD_BUF_INIT;
     int rc = repo_storage_get(r->st, path, size - REPO_PACK_TRAILER, REPO_PACK_TRAILER, &buf);
+    uint32_t hlen = rc == 0 ? rd_get_u32(buf.data) : 0;
+    if (rc == 0 && (memcmp(buf.data + 4, REPO_PACK_MAGIC, 4) != 0 ||
+                    hlen > size - REPO_PACK_TRAILER))
+        rc = rd_fail(RD_ECORRUPT, "damaged trailer");
+    if (rc == 0)
+        rc = repo_storage_get(r->st, path, size - REPO_PACK_TRAILER - hlen, hlen, &buf);
+    if (rc == 0)
+        rc = repo_pack_header_parse(repo_key_or_null(r), buf.data, buf.len, size, out);
     if (rc < 0)
-        goto out;
-    uint32_t hlen = rd_get_u32(buf.data);
-    if (memcmp(buf.data + 4, REPO_PACK_MAGIC, 4) != 0 || hlen > size - REPO_PACK_TRAILER) {
-        rc = rd_fail(RD_ECORRUPT, "pack %s has a damaged trailer", path);
-        goto out;
-    }
-    rc = repo_storage_get(r->st, path, size - REPO_PACK_TRAILER - hlen, hlen, &buf);
-    if (rc == 0)
-        rc = repo_envelope_open(repo_key_or_null(r), REPO_FILE_PACKHDR, buf.data, buf.len, &body);
-    repo_pack_desc *packs = NULL;
-    size_t n = 0;
-    if (rc == 0)
-        rc = repo_packs_decode(body.data, body.len, &packs, &n);
-    if (rc == 0 && n != 1) {
-        rc = rd_fail(RD_ECORRUPT, "pack %s header lists %zu packs", path, n);
-    } else if (rc == 0) {
-        uint64_t blobs_end = packs[0].n ? (uint64_t)packs[0].blobs[packs[0].n - 1].offset +
-                                          packs[0].blobs[packs[0].n - 1].length : 0;
-        if (blobs_end != size - REPO_PACK_TRAILER - hlen)
-            rc = rd_fail(RD_ECORRUPT, "pack %s header does not match its size", path);
-    }
-    if (rc == 0) {
-        *out = packs[0];
-        free(packs);
-        packs = NULL;
-    } else {
         rd_fail_wrap(rc, "pack %s", path);
-    }
-    for (size_t i = 0; packs && i < n; i++)
-        repo_pack_desc_free(&packs[i]);
-    free(packs);
-out:
     rd_buf_free(&buf);
-    rd_buf_free(&body);
     return rc;
 }
 
