@@ -188,16 +188,21 @@ static int cmd_init(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-static int finish_backup(cli_ctx *ctx, repo_backup *b, int rc)
+static int finish_backup(cli_ctx *ctx, repo *r, repo_backup *b, int rc)
 {
     if (rc < 0) {
         repo_backup_abort(b);
+        cli_event(ctx, "repository", repo_name(r), "failure", "backup failed: %s", rd_error());
         return rc;
     }
     repo_backup_info info;
     rc = repo_backup_commit(b, &info);
     if (rc < 0)
         return rc;
+    char size[32];
+    cli_format_bytes((double)info.stats.logical_bytes, size, sizeof size);
+    cli_event(ctx, "repository", repo_name(r), "backup", "backup %s of %s completed: %s, "
+              "%llu files", info.id, info.source, size, (unsigned long long)info.stats.files);
     if (ctx->output == CLI_OUTPUT_JSON)
         cli_print_json(json_pack("{s:o}", "backup", backup_json(&info)));
     else
@@ -233,7 +238,7 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
         rc = repo_backup_begin(r, &opts, &b);
     if (rc == 0) {
         repo_dir_options dopts = { .skip_unreadable = a.skip_unreadable, .parent = parent };
-        rc = finish_backup(ctx, b, repo_backup_add_tree(b, a.path, &dopts));
+        rc = finish_backup(ctx, r, b, repo_backup_add_tree(b, a.path, &dopts));
     }
     repo_manifest_free(parent);
     free(source);
@@ -263,7 +268,7 @@ static int cmd_backup_tar(cli_ctx *ctx, int argc, char **argv)
     if (rc == 0)
         rc = repo_backup_begin(r, &opts, &b);
     if (rc == 0)
-        rc = finish_backup(ctx, b, repo_backup_add_tar(b, fd, NULL));
+        rc = finish_backup(ctx, r, b, repo_backup_add_tar(b, fd, NULL));
     if (fd != STDIN_FILENO && fd >= 0)
         close(fd);
     repo_close(r);
@@ -292,6 +297,10 @@ static int cmd_restore_dir(cli_ctx *ctx, int argc, char **argv)
         rc = repo_restore_dir(r, m, a.target, &opts, &st);
     }
     double secs = (double)(rd_mono_ns() - t0) / 1e9;
+    if (m)
+        cli_event(ctx, "repository", a.repo, rc == 0 ? "restore" : "failure",
+                  "restore of backup %s into %s %s", repo_manifest_info(m)->id, a.target,
+                  rc == 0 ? "completed" : rd_error());
     if (rc == 0) {
         const char *id = repo_manifest_info(m)->id;
         if (ctx->output == CLI_OUTPUT_JSON) {
@@ -438,6 +447,9 @@ static int cmd_check(cli_ctx *ctx, int argc, char **argv)
     repo_check_result res;
     repo_check_options opts = { .read_data = a.read_data };
     rc = repo_check(r, &opts, on_problem, &o, &res);
+    if (rc == -RD_ECORRUPT)
+        cli_event(ctx, "repository", a.repo, "failure", "check found %zu problem(s), %zu "
+                  "damaged backup(s)", res.n_problems, res.n_damaged);
     if (rc == 0 || rc == -RD_ECORRUPT) {
         if (ctx->output == CLI_OUTPUT_JSON) {
             json_t *damaged = json_array();
@@ -483,6 +495,8 @@ static int cmd_forget(cli_ctx *ctx, int argc, char **argv)
         snprintf(id, sizeof id, "%s", repo_manifest_info(m)->id);
         rc = repo_forget(r, id);
     }
+    if (rc == 0)
+        cli_event(ctx, "repository", a.repo, "expiry", "backup %s forgotten", id);
     if (rc == 0) {
         if (ctx->output == CLI_OUTPUT_JSON)
             cli_print_json(json_pack("{s:s}", "forgotten", id));
@@ -506,6 +520,10 @@ static int cmd_prune(cli_ctx *ctx, int argc, char **argv)
         rc = repo_lock(r, true);
     if (rc == 0)
         rc = repo_prune(r, &s);
+    if (rc == 0)
+        cli_event(ctx, "repository", a.repo, "prune", "prune deleted %llu pack(s), repacked "
+                  "%llu, freed %llu bytes", (unsigned long long)s.packs_deleted,
+                  (unsigned long long)s.packs_repacked, (unsigned long long)s.bytes_freed);
     if (rc == 0 && ctx->output == CLI_OUTPUT_JSON) {
         cli_print_json(json_pack("{s:{s:I,s:I,s:I,s:I,s:I}}", "prune",
                                  "packs_deleted", (json_int_t)s.packs_deleted,
