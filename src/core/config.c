@@ -397,16 +397,13 @@ static int check_sections(struct parse_state *st)
     return st->rc;
 }
 
-int rd_config_parse(const char *text, size_t len, const char *name, rd_config **out)
+/* dir: where relative paths in the file are anchored. */
+static int config_parse_in(const char *text, size_t len, const char *name, const char *dir,
+                           rd_config **out)
 {
     rd_config *cfg = rd_calloc(1, sizeof *cfg);
     cfg->path = rd_strdup(name);
-    const char *slash = strrchr(name, '/');
-    cfg->dir = slash ? rd_asprintf("%.*s", (int)(slash - name), name) : rd_strdup(".");
-    if (!cfg->dir[0]) {
-        free(cfg->dir);
-        cfg->dir = rd_strdup("/");
-    }
+    cfg->dir = rd_strdup(dir);
     struct parse_state st = { .cfg = cfg, .text = text, .len = len };
     int line = ini_parse_stream(line_reader, &st, config_ini_handler, &st);
     if (st.rc == 0 && line != 0) {
@@ -421,6 +418,16 @@ int rd_config_parse(const char *text, size_t len, const char *name, rd_config **
     }
     *out = cfg;
     return 0;
+}
+
+int rd_config_parse(const char *text, size_t len, const char *name, rd_config **out)
+{
+    const char *slash = strrchr(name, '/');
+    char *dir = !slash ? rd_strdup(".") : slash == name ? rd_strdup("/")
+              : rd_asprintf("%.*s", (int)(slash - name), name);
+    int rc = config_parse_in(text, len, name, dir, out);
+    free(dir);
+    return rc;
 }
 
 int rd_config_load(const char *path, rd_config **out)
@@ -444,8 +451,18 @@ int rd_config_load(const char *path, rd_config **out)
         rc = rd_fail(RD_ECONFIG, "cannot read config file %s", path);
     else if (text.len > 4 * 1024 * 1024)
         rc = rd_fail(RD_ECONFIG, "config file %s is larger than 4 MiB", path);
-    else
-        rc = rd_config_parse(text.len ? (const char *)text.data : "", text.len, path, out);
+    else {
+        /* Relative paths in the file are relative to where the file is,
+         * wherever radiant was started from. */
+        char *abs = realpath(path, NULL);
+        char *slash = abs ? strrchr(abs, '/') : NULL;
+        if (slash)
+            slash == abs ? (void)(abs[1] = '\0') : (void)(*slash = '\0');
+        const char *data = text.len ? (const char *)text.data : "";
+        rc = abs ? config_parse_in(data, text.len, path, abs, out)
+                 : rd_config_parse(data, text.len, path, out);
+        free(abs);
+    }
     rd_buf_free(&text);
     return rc;
 }
