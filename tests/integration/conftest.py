@@ -9,11 +9,13 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -69,6 +71,23 @@ def _rmtree(path):
     shutil.rmtree(path, onerror=onerror)
 
 
+# Unlinking is slow on this file system (mounted with discard): work dirs are
+# removed by background threads while the next tests run, all joined at the
+# end of the session.
+_cleanups = []
+
+
+def _remove_later(d):
+    t = threading.Thread(target=_rmtree, args=(d,), daemon=True)
+    t.start()
+    _cleanups.append(t)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for t in _cleanups:
+        t.join()
+
+
 @pytest.fixture
 def workdir():
     """A fresh directory under /tmp, removed after the test."""
@@ -76,7 +95,7 @@ def workdir():
     try:
         yield d
     finally:
-        _rmtree(d)
+        _remove_later(d)
 
 
 def require_free(path, nbytes):
@@ -143,9 +162,16 @@ def wait_stopped(pid, timeout=60):
 
 # ------------------------------------------------------------------ radiant --
 
-def parse_error_line(stderr, rc):
-    """The contract: on failure stderr is one line, a JSON error object."""
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (DEBUG|INFO|WARN|ERROR) ")
+
+
+def parse_error_line(stderr, rc, allow_log=False):
+    """The contract: on failure stderr is one line, a JSON error object.
+    allow_log: log lines before it are tolerated (see the test using it)."""
     lines = [l for l in stderr.splitlines() if l.strip()]
+    if allow_log:
+        assert lines and all(LOG_LINE.match(l) for l in lines[:-1]), stderr[-3000:]
+        lines = lines[-1:]
     assert len(lines) == 1, f"expected one stderr line on failure (exit {rc}), got:\n{stderr}"
     try:
         doc = json.loads(lines[0])
@@ -188,7 +214,7 @@ class Radiant:
         return [self.bin, "--config", self.cfg, "--output", "json"] + list(args)
 
     def run(self, args, ok=True, expect_exit=None, input=None, env=None, timeout=DEFAULT_TIMEOUT,
-            prefix=(), json_on_failure=False):
+            prefix=(), json_on_failure=False, allow_log=False):
         """Runs radiant; returns (exit code, parsed JSON stdout or None, stderr).
 
         ok=True requires exit 0, ok=False a failure, ok=None anything;
@@ -233,7 +259,7 @@ class Radiant:
                 parse_error_line(err, rc)
         else:
             assert out == "", f"{what}: failed (exit {rc}) but printed on stdout:\n{out[:2000]}"
-            parse_error_line(err, rc)
+            parse_error_line(err, rc, allow_log)
         return rc, doc, err
 
     def repo(self, command, *args, **kw):
@@ -339,6 +365,15 @@ def read_call_log(path):
 
 
 # -------------------------------------------------------------------- files --
+
+def unique_prefix(backup_id, all_ids):
+    """The shortest prefix of backup_id that no other id starts with."""
+    for n in range(1, len(backup_id) + 1):
+        p = backup_id[:n]
+        if not any(o != backup_id and o.startswith(p) for o in all_ids):
+            return p
+    return backup_id
+
 
 def write_file(path, data, mode=None, mtime=None):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -4,7 +4,7 @@ rewrites only keys/."""
 import os
 import uuid
 
-from conftest import (EXIT_PASSPHRASE, MiB, Radiant, assert_same_tree, dir_listing,
+from conftest import (EXIT_CONFIG, EXIT_PASSPHRASE, MiB, Radiant, assert_same_tree, dir_listing,
                       make_special_tree, tree_digest, write_file, write_random_file)
 
 
@@ -94,12 +94,14 @@ def test_wrong_passphrase(rad_enc, workdir):
 
 
 def test_encrypted_repo_without_passphrase(rad_enc, workdir):
-    """Opening an encrypted repository with no passphrase configured fails."""
+    """Opening an encrypted repository with no passphrase configured fails
+    (a configuration error, 3, or a passphrase error, 7) and says what to set."""
     other = os.path.join(workdir, "nopass")
     os.makedirs(other)
     r = Radiant(other, repo_path=rad_enc.repo_path)
     rc, _, err = r.repo("list", ok=False)
-    assert rc == EXIT_PASSPHRASE, f"exit {rc}: {err}"
+    assert rc in (EXIT_CONFIG, EXIT_PASSPHRASE), f"exit {rc}: {err}"
+    assert "passphrase" in err
 
 
 def test_change_passphrase(rad_enc, workdir):

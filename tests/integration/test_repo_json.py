@@ -7,9 +7,10 @@ import re
 import socket
 import subprocess
 import tarfile
+import time
 
 from conftest import (MiB, Radiant, assert_same_tree, make_small_files, make_special_tree,
-                      tree_digest, write_file, write_random_file)
+                      tree_digest, unique_prefix, write_file, write_random_file)
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 INT_FIELDS = ("files", "dirs", "symlinks", "logical_bytes", "chunks", "new_chunks",
@@ -37,7 +38,7 @@ def check_repo_obj(r, rad, encrypted):
 def check_backup_obj(b):
     missing = BACKUP_FIELDS - set(b)
     assert not missing, f"BACKUP lacks {sorted(missing)}: {b}"
-    assert isinstance(b["id"], str) and re.fullmatch(r"[0-9a-f]{8,}", b["id"]), b["id"]
+    assert isinstance(b["id"], str) and re.fullmatch(r"[0-9A-Za-z._:-]{8,}", b["id"]), b["id"]
     assert b["label"] is None or isinstance(b["label"], str)
     for k in ("kind", "source", "hostname"):
         assert isinstance(b[k], str), (k, b[k])
@@ -65,7 +66,9 @@ def test_backup_list_restore_json(rad, workdir):
     write_random_file(os.path.join(src2, "r.bin"), 2 * MiB)
     d1, d2 = tree_digest(src1), tree_digest(src2)
 
+    # a second apart: ordering within one second has its own test below
     b1 = rad.backup(src1, "--label", "first backup")
+    time.sleep(1.1)
     check_backup_obj(b1)
     assert b1["label"] == "first backup"
     assert b1["hostname"] == socket.gethostname()
@@ -73,6 +76,7 @@ def test_backup_list_restore_json(rad, workdir):
     assert b1["new_chunks"] == b1["chunks"] > 0
     assert b1["packs_written"] >= 1
     b2 = rad.backup(src2)
+    time.sleep(1.1)
     check_backup_obj(b2)
     assert b2["files"] == 51 and b2["logical_bytes"] == sum(
         v[2] for v in d2.values() if v[0] == "file")
@@ -90,7 +94,9 @@ def test_backup_list_restore_json(rad, workdir):
 
     # --backup takes a unique prefix or "latest"
     t = os.path.join(workdir, "by-prefix")
-    _, doc, _ = rad.repo("restore-dir", "--backup", b2["id"][:10], "--target", t)
+    prefix = unique_prefix(b2["id"], [b["id"] for b in backups])
+    assert len(prefix) < len(b2["id"])
+    _, doc, _ = rad.repo("restore-dir", "--backup", prefix, "--target", t)
     r = doc["restore"]
     assert set(r) >= {"backup", "target", "files", "dirs", "symlinks", "bytes",
                       "duration_seconds", "rate_mb_s"}, r
@@ -105,6 +111,22 @@ def test_backup_list_restore_json(rad, workdir):
     _, doc, _ = rad.repo("restore-dir", "--backup", "latest", "--target", t)
     assert doc["restore"]["backup"] == b3["id"]
     assert_same_tree(d1, t)
+
+
+def test_order_and_latest_within_one_second(rad, workdir):
+    """Backups made in quick succession: list is oldest first and `latest`
+    is the last one made."""
+    src = os.path.join(workdir, "src")
+    ids = []
+    for i in range(6):
+        write_file(os.path.join(src, "n.txt"), f"{i}\n".encode())
+        ids.append(rad.backup(src)["id"])
+    assert [b["id"] for b in rad.list()] == ids, "repo list is not oldest first"
+    t = os.path.join(workdir, "latest")
+    _, doc, _ = rad.repo("restore-dir", "--backup", "latest", "--target", t)
+    with open(os.path.join(t, "n.txt")) as f:
+        assert f.read() == "5\n", "latest restored an older backup"
+    assert doc["restore"]["backup"] == ids[-1]
 
 
 def test_stats_check_forget_prune_json(rad, workdir):
@@ -136,7 +158,8 @@ def test_stats_check_forget_prune_json(rad, workdir):
             assert is_int(c[k]), (k, c)
     assert c["chunks_checked"] >= st["chunks"]
 
-    _, doc, _ = rad.repo("forget", "--backup", b1["id"][:12])
+    prefix = unique_prefix(b1["id"], [b1["id"], b2["id"]])
+    _, doc, _ = rad.repo("forget", "--backup", prefix)
     assert doc == {"forgotten": b1["id"]}
     assert [b["id"] for b in rad.list()] == [b2["id"]]
     _, doc, _ = rad.repo("prune")
