@@ -156,6 +156,9 @@ def _backup_crash(rad, workdir, procs, crashshim, target_points, scale):
     plan = [(c, False) for c in points] + [(c, True) for c in torn]
     assert len(plan) >= 20
 
+    print(f"\nbackup-dir: {len(calls)} calls, {len(plan)} crash points:",
+          ", ".join(f"{k}:{n}/{category(rad.repo_path, p)}{'/torn' if t else ''}"
+                    for (k, n, p), t in plan))
     killed = 0
     for (kind, n, path), partial in plan:
         what = f"backup-dir killed at {kind}:{n} ({os.path.relpath(path, os.path.realpath(rad.repo_path))})" \
@@ -230,8 +233,8 @@ def test_kill_prune_at_io_calls(rad, workdir, procs, crashshim):
 
     # every call kind prune makes, spread over the run
     points = choose_points(rad.repo_path, calls, 22)
-    if len(points) < 20:
-        points = calls  # a short prune: take every call
+    print(f"\nprune: {pr}, {len(calls)} calls, {len(points)} crash points:",
+          ", ".join(f"{k}:{n}/{category(rad.repo_path, p)}" for k, n, p in points))
     killed = 0
     for kind, n, path in points:
         what = f"prune killed at {kind}:{n} ({os.path.relpath(path, os.path.realpath(rad.repo_path))})"
@@ -287,6 +290,7 @@ def _random_kills(rad, workdir, procs, kills, mib, seed):
             os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=60)
         what = f"backup-dir killed after {delay:.2f}s of {duration:.2f}s"
+        print(what + ("" if not finished else " (had finished)"))
         verify_after_crash(rad, workdir, earlier, d, what)
         b = rad.backup(src)
         restore_and_compare(rad, workdir, b["id"], d)
