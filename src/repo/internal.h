@@ -108,9 +108,10 @@ void repo_entry_clear(repo_entry *e);
 #define REPO_PACK_MAGIC "RDPK"
 #define REPO_PACK_TRAILER 8
 
-/* Encodes one chunk as a blob (compressed when it helps, sealed when encrypted). */
+/* Encodes one chunk as a blob (compressed when it helps, sealed when
+ * encrypted) and appends it to out; scratch is working space. */
 int repo_blob_encode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *data,
-                     size_t len, rd_buf *out);
+                     size_t len, rd_buf *scratch, rd_buf *out, size_t *blob_len);
 /* Decodes and verifies a blob against its id; out gets raw_len bytes. */
 int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *blob,
                      size_t len, uint32_t raw_len, uint8_t *out);
@@ -122,8 +123,12 @@ typedef struct repo_pack_builder {
     size_t cap_blobs;
 } repo_pack_builder;
 
+/* Copies a blob into the pack. */
 void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
                            const uint8_t *blob, size_t len, uint32_t raw_len);
+/* Records a blob already appended to pb->data (its last len bytes). */
+void repo_pack_builder_note(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN], size_t len,
+                            uint32_t raw_len);
 /* Appends the header, names the pack by its hash and stores it durably.
  * On success pb->desc describes the pack (caller takes it); pb is reset. */
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out);

@@ -26,33 +26,42 @@ const uint8_t *repo_key_or_null(const repo *r)
 }
 
 int repo_blob_encode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *data,
-                     size_t len, rd_buf *out)
+                     size_t len, rd_buf *scratch, rd_buf *out, size_t *blob_len)
 {
-    rd_buf_reset(out);
-    size_t bound = 1 + rd_zstd_bound(len) + RD_AEAD_OVERHEAD;
-    rd_buf_reserve(out, 2 * bound);
-    /* Plaintext goes in the second half of the buffer when it must be sealed. */
-    uint8_t *pt = r->encrypted ? out->data + bound : out->data;
+    size_t bound = 1 + rd_zstd_bound(len);
+    rd_buf_reserve(out, bound + RD_AEAD_OVERHEAD);
+    /* Compress straight into the output when it is stored as is. */
+    uint8_t *pt = out->data + out->len;
+    if (r->encrypted) {
+        rd_buf_reserve(scratch, bound);
+        pt = scratch->data;
+    }
     size_t clen = 0;
     int rc = rd_zstd_compress(zstd, data, len, pt + 1, bound - 1, &clen);
     if (rc < 0)
         return rc;
     /* Keep the raw bytes when compression saves under 3%. */
-    if (clen + clen / 32 >= len) {
-        pt[0] = BLOB_RAW;
-        memcpy(pt + 1, data, len);
-        clen = len;
-    } else {
-        pt[0] = BLOB_ZSTD;
-    }
+    bool raw = clen + clen / 32 >= len;
+    static const uint8_t flag_raw = BLOB_RAW;
+    pt[0] = raw ? BLOB_RAW : BLOB_ZSTD;
+    size_t n;
     if (!r->encrypted) {
-        out->len = clen + 1;
-        return 0;
+        if (raw)
+            memcpy(pt + 1, data, len);
+        n = 1 + (raw ? len : clen);
+    } else if (raw) {
+        rc = rd_aead_seal2(r->key, id, REPO_ID_LEN, &flag_raw, 1, data, len,
+                           out->data + out->len);
+        n = 1 + len + RD_AEAD_OVERHEAD;
+    } else {
+        rc = rd_aead_seal(r->key, id, REPO_ID_LEN, pt, 1 + clen, out->data + out->len);
+        n = 1 + clen + RD_AEAD_OVERHEAD;
     }
-    rc = rd_aead_seal(r->key, id, REPO_ID_LEN, pt, clen + 1, out->data);
-    if (rc == 0)
-        out->len = clen + 1 + RD_AEAD_OVERHEAD;
-    return rc;
+    if (rc < 0)
+        return rc;
+    out->len += n;
+    *blob_len = n;
+    return 0;
 }
 
 static char *id_hex(const uint8_t id[REPO_ID_LEN], char out[2 * REPO_ID_LEN + 1])
@@ -120,8 +129,8 @@ int repo_pack_id_from_path(const char *rel, uint8_t id[REPO_ID_LEN])
     return rd_hex_decode(rel + 3, id, REPO_ID_LEN);
 }
 
-void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
-                           const uint8_t *blob, size_t len, uint32_t raw_len)
+void repo_pack_builder_note(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN], size_t len,
+                            uint32_t raw_len)
 {
     if (pb->desc.n == pb->cap_blobs) {
         pb->cap_blobs = pb->cap_blobs ? 2 * pb->cap_blobs : 64;
@@ -129,10 +138,16 @@ void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
     }
     repo_blob_loc *b = &pb->desc.blobs[pb->desc.n++];
     memcpy(b->id, id, REPO_ID_LEN);
-    b->offset = (uint32_t)pb->data.len;
+    b->offset = (uint32_t)(pb->data.len - len);
     b->length = (uint32_t)len;
     b->raw_len = raw_len;
+}
+
+void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
+                           const uint8_t *blob, size_t len, uint32_t raw_len)
+{
     rd_buf_append(&pb->data, blob, len);
+    repo_pack_builder_note(pb, id, len, raw_len);
 }
 
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out)
