@@ -410,7 +410,7 @@ static const char *status_text(long status)
     case 301: return "Moved Permanently (wrong region or addressing style?)";
     case 307: return "Temporary Redirect";
     case 400: return "Bad Request";
-    case 403: return "Forbidden";
+    case 403: return "Forbidden (wrong credentials, or no permission)";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";

@@ -233,10 +233,15 @@ static void script_start(struct script *s)
     pthread_create(&s->thread, NULL, script_main, s);
 }
 
+/* Waits until every scripted response was served; requests stay readable. */
 static void script_finish(struct script *s)
 {
     pthread_join(s->thread, NULL);
     close(s->listen_fd);
+}
+
+static void script_free(struct script *s)
+{
     for (int i = 0; i < MAX_STEPS; i++) {
         free(s->requests[i]);
         free(s->responses[i]);
@@ -282,6 +287,7 @@ static void test_put_sends_signed_payload_hash(void **state)
                                 "x-amz-content-sha256;x-amz-date,Signature="));
     assert_null(strstr(req, "Expect:"));
     assert_non_null(strstr(req, "\r\n\r\nWelcome to Amazon S3."));
+    script_free(&s);
     s3_client_free(c);
 }
 
@@ -310,6 +316,7 @@ static void test_error_document_becomes_message(void **state)
     assert_int_equal(out.len, 0);
     script_finish(&s);
     rd_buf_free(&out);
+    script_free(&s);
     s3_client_free(c);
 }
 
@@ -336,6 +343,7 @@ static void test_retries_503_then_ranged_get(void **state)
     assert_non_null(strstr(s.requests[2], "SignedHeaders=host;range;x-amz-content-sha256;"
                                           "x-amz-date,"));
     rd_buf_free(&out);
+    script_free(&s);
     s3_client_free(c);
 }
 
@@ -354,6 +362,7 @@ static void test_whole_object_answer_to_range_is_cut(void **state)
     assert_memory_equal(out.data, "789", 3);
     assert_non_null(strstr(s.requests[0], "Range: bytes=7-\r\n"));
     rd_buf_free(&out);
+    script_free(&s);
     s3_client_free(c);
 }
 
@@ -406,6 +415,7 @@ static void test_list_follows_continuation(void **state)
     assert_true(rd_str_starts_with(s.requests[1],
                                    "GET /radiant-backups?continuation-token=tok%2B%2F%3D1&"
                                    "list-type=2&prefix=p%2F HTTP/1.1\r\n"));
+    script_free(&s);
     s3_client_free(c);
 }
 
@@ -423,6 +433,7 @@ static void test_list_refuses_dtd(void **state)
     assert_int_equal(s3_list_objects(c, "", collect, &l), -RD_ENET);
     assert_int_equal(l.n, 0);
     script_finish(&s);
+    script_free(&s);
     s3_client_free(c);
 }
 
@@ -442,6 +453,7 @@ static void test_head_reports_size_and_missing(void **state)
     assert_string_equal(rd_error(), "s3 HEAD radiant-backups: 404 Not Found");
     script_finish(&s);
     assert_true(rd_str_starts_with(s.requests[1], "HEAD /radiant-backups HTTP/1.1\r\n"));
+    script_free(&s);
     s3_client_free(c);
 }
 
