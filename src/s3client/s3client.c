@@ -349,7 +349,7 @@ static int xfer_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-/* Text of the first child element named `name` (namespace ignored), or NULL. */
+/* The first child element named `name` (namespace ignored), or NULL. */
 static xmlNode *xml_child(xmlNode *parent, const char *name)
 {
     for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
@@ -358,6 +358,7 @@ static xmlNode *xml_child(xmlNode *parent, const char *name)
     return NULL;
 }
 
+/* Text of that child as a new string, or NULL when there is none. */
 static char *xml_child_text(xmlNode *parent, const char *name)
 {
     xmlNode *n = xml_child(parent, name);
