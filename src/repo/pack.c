@@ -70,47 +70,43 @@ static char *id_hex(const uint8_t id[REPO_ID_LEN], char out[2 * REPO_ID_LEN + 1]
     return out;
 }
 
-int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *blob,
-                     size_t len, uint32_t raw_len, uint8_t *out)
+int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *blob,
+                     size_t len, uint32_t raw_len, uint8_t *out, const uint8_t **data)
 {
     char hex[2 * REPO_ID_LEN + 1];
-    rd_buf opened = RD_BUF_INIT;
     const uint8_t *pt = blob;
     size_t ptlen = len;
-    int rc = 0;
     if (r->encrypted) {
         if (len < RD_AEAD_OVERHEAD + 1)
             return rd_fail(RD_ECORRUPT, "chunk %s is truncated", id_hex(id, hex));
-        rd_buf_reserve(&opened, len);
-        if (rd_aead_open(r->key, id, REPO_ID_LEN, blob, len, opened.data) < 0) {
-            rc = rd_fail(RD_ECORRUPT, "chunk %s failed authentication", id_hex(id, hex));
-            goto out;
-        }
-        pt = opened.data;
+        /* GCM decrypts in place: the plaintext lands where the ciphertext was. */
+        uint8_t *ct = blob + RD_AEAD_NONCE_LEN;
+        if (rd_aead_open(r->key, id, REPO_ID_LEN, blob, len, ct) < 0)
+            return rd_fail(RD_ECORRUPT, "chunk %s failed authentication", id_hex(id, hex));
+        pt = ct;
         ptlen = len - RD_AEAD_OVERHEAD;
     }
+    int rc = 0;
     if (ptlen < 1) {
         rc = rd_fail(RD_ECORRUPT, "chunk %s is empty", id_hex(id, hex));
     } else if (pt[0] == BLOB_RAW) {
         if (ptlen - 1 != raw_len)
             rc = rd_fail(RD_ECORRUPT, "chunk %s has the wrong length", id_hex(id, hex));
-        else
-            memcpy(out, pt + 1, raw_len);
+        *data = pt + 1;
     } else if (pt[0] == BLOB_ZSTD) {
         rc = rd_zstd_decompress(zstd, pt + 1, ptlen - 1, out, raw_len);
         if (rc < 0)
             rc = rd_fail(RD_ECORRUPT, "chunk %s does not decompress", id_hex(id, hex));
+        *data = out;
     } else {
         rc = rd_fail(RD_ECORRUPT, "chunk %s has unknown encoding %d", id_hex(id, hex), pt[0]);
     }
     if (rc == 0) {
         uint8_t sum[RD_SHA256_LEN];
-        rd_sha256(out, raw_len, sum);
+        rd_sha256(*data, raw_len, sum);
         if (memcmp(sum, id, REPO_ID_LEN) != 0)
             rc = rd_fail(RD_ECORRUPT, "chunk %s does not match its hash", id_hex(id, hex));
     }
-out:
-    rd_buf_free(&opened);
     return rc;
 }
 
@@ -238,7 +234,7 @@ int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_de
 }
 
 int repo_chunk_read(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *out,
-                    uint32_t expect_len, rd_buf *scratch)
+                    uint32_t expect_len, rd_buf *scratch, const uint8_t **data)
 {
     char hex[2 * REPO_ID_LEN + 1];
     const repo_chunk_loc *loc = repo_index_find(r->index, id);
@@ -256,7 +252,7 @@ int repo_chunk_read(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t 
                        id_hex(id, hex));
     if (rc < 0)
         return rc;
-    rc = repo_blob_decode(r, zstd, id, scratch->data, scratch->len, loc->raw_len, out);
+    rc = repo_blob_decode(r, zstd, id, scratch->data, scratch->len, loc->raw_len, out, data);
     if (rc < 0)
         return rd_fail_wrap(rc, "pack %s", path);
     return 0;
