@@ -1,17 +1,22 @@
 /* Writing a backup.
  *
- * The caller's thread reads each file, cuts it into content-defined chunks,
- * hashes them and looks them up; only chunks the repository does not have yet
- * go, through a bounded queue, to worker threads that compress and encrypt
- * them and append them to the open pack. A worker that fills the pack takes it
- * and writes it while the others go on with a new one. Memory is bounded by
- * the queue length, the read buffer and the packs in flight, whatever the size
- * of the data:
+ * The caller's thread reads each file and cuts it into content-defined chunks;
+ * each chunk is copied into a slot of a ring (in file order) and picked up by a
+ * worker, which hashes it, checks whether the repository already has it, and
+ * if not compresses and encrypts it straight into a pack of its own. Full packs
+ * go to a writer thread that seals, stores and fsyncs them, so that waiting
+ * for the disk never idles a core. The reader collects finished chunk ids from
+ * the ring in order. Memory is bounded by the ring, one pack per worker and
+ * MAX_FULL_PACKS waiting packs, whatever the size of the data:
  *
- *   reader (caller) --chunks--> [queue, 2*threads+2] --> workers --> pack --> storage
+ *   reader --chunks--> [ring of slots] --> workers (hash, dedup, zstd, AES)
+ *      ^                     |                 | full packs
+ *      +---- ids, in order --+                 v
+ *                                           writer --> storage
  *
- * Commit drains the queue, writes the last pack, then one index file naming
- * every pack written, then the manifest: packs before index before manifest. */
+ * Commit drains the ring, lets each worker hand over its last pack, waits for
+ * the writer, then writes one index file naming every pack written, then the
+ * manifest: packs before index before manifest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +55,6 @@ struct repo_backup {
     int error;
     char error_msg[1024];
     repo_idmap seen;                /* chunks stored or being stored by this backup */
-    repo_pack_builder pack;
     repo_pack_builder *full;        /* packs waiting for the writer */
     size_t n_full;
     bool writer_done;
@@ -122,19 +126,22 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Hands the open pack to the writer; called with mu held. */
-static void queue_open_pack(repo_backup *b)
+/* Hands a worker's pack to the writer; called with mu held. */
+static void queue_pack(repo_backup *b, repo_pack_builder *pb)
 {
     while (b->n_full == MAX_FULL_PACKS && !b->error)
         pthread_cond_wait(&b->changed, &b->mu);
     if (b->error)
         return;
-    b->full[b->n_full++] = b->pack;
-    memset(&b->pack, 0, sizeof b->pack);
+    b->full[b->n_full++] = *pb;
+    memset(pb, 0, sizeof *pb);
     pthread_cond_broadcast(&b->changed);
 }
 
-static void process_slot(repo_backup *b, struct chunk_slot *s, rd_zstd *z, rd_buf *blob)
+/* Each worker fills a pack of its own, so blobs are encoded straight into
+ * it, without a lock or a copy. */
+static void process_slot(repo_backup *b, struct chunk_slot *s, rd_zstd *z, rd_buf *scratch,
+                         repo_pack_builder *pb)
 {
     rd_sha256(s->data, s->len, s->id);
     /* The first sighting decides: chunks of earlier backups are in the index
@@ -149,16 +156,18 @@ static void process_slot(repo_backup *b, struct chunk_slot *s, rd_zstd *z, rd_bu
     pthread_mutex_unlock(&b->mu);
     if (!fresh)
         return;
-    int rc = repo_blob_encode(b->r, z, s->id, s->data, s->len, blob);
+    if (pb->data.cap == 0)
+        rd_buf_reserve(&pb->data, REPO_PACK_TARGET + 2 * (size_t)b->r->chunk_max);
+    size_t blob_len = 0;
+    int rc = repo_blob_encode(b->r, z, s->id, s->data, s->len, scratch, &pb->data, &blob_len);
+    if (rc == 0)
+        repo_pack_builder_note(pb, s->id, blob_len, s->len);
     pthread_mutex_lock(&b->mu);
-    if (rc < 0) {
+    if (rc < 0)
         set_error(b, rc);
-    } else if (!b->error) {
-        repo_pack_builder_add(&b->pack, s->id, blob->data, blob->len, s->len);
-        b->stats.new_stored_bytes += blob->len;
-        if (b->pack.data.len >= REPO_PACK_TARGET)
-            queue_open_pack(b);
-    }
+    b->stats.new_stored_bytes += blob_len;
+    if (pb->data.len >= REPO_PACK_TARGET)
+        queue_pack(b, pb);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -166,7 +175,8 @@ static void *worker_main(void *arg)
 {
     repo_backup *b = arg;
     rd_zstd *z = rd_zstd_new(b->r->compress_level);
-    rd_buf blob = RD_BUF_INIT;
+    rd_buf scratch = RD_BUF_INIT;
+    repo_pack_builder pb = { 0 };
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (b->next == b->head + b->len && !b->closing && !b->error)
@@ -176,13 +186,16 @@ static void *worker_main(void *arg)
         struct chunk_slot *s = &b->slots[b->next++ % b->n_slots];
         s->state = SLOT_CLAIMED;
         pthread_mutex_unlock(&b->mu);
-        process_slot(b, s, z, &blob);
+        process_slot(b, s, z, &scratch, &pb);
         pthread_mutex_lock(&b->mu);
         s->state = SLOT_DONE;
         pthread_cond_broadcast(&b->changed);
     }
+    if (pb.desc.n > 0 && !b->error)
+        queue_pack(b, &pb);
     pthread_mutex_unlock(&b->mu);
-    rd_buf_free(&blob);
+    repo_pack_builder_free(&pb);
+    rd_buf_free(&scratch);
     rd_zstd_free(z);
     return NULL;
 }
@@ -273,8 +286,8 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
     return 0;
 }
 
-/* Lets the workers finish what is queued, then hands the last partial pack
- * to the writer and waits for it. */
+/* Lets the workers finish what is queued (each hands its last partial pack
+ * to the writer as it exits), then waits for the writer. */
 static void stop_threads(repo_backup *b)
 {
     pthread_mutex_lock(&b->mu);
@@ -286,8 +299,6 @@ static void stop_threads(repo_backup *b)
     b->n_workers = 0;
     pthread_mutex_lock(&b->mu);
     harvest(b, false);
-    if (b->pack.desc.n > 0 && !b->error)
-        queue_open_pack(b);
     b->writer_done = true;
     pthread_cond_broadcast(&b->changed);
     pthread_mutex_unlock(&b->mu);
@@ -314,7 +325,6 @@ static void backup_free(repo_backup *b)
         repo_pack_builder_free(&b->full[i]);
     free(b->full);
     free(b->workers);
-    repo_pack_builder_free(&b->pack);
     for (size_t i = 0; i < b->n_written; i++)
         repo_pack_desc_free(&b->written[i]);
     free(b->written);

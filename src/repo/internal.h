@@ -108,12 +108,15 @@ void repo_entry_clear(repo_entry *e);
 #define REPO_PACK_MAGIC "RDPK"
 #define REPO_PACK_TRAILER 8
 
-/* Encodes one chunk as a blob (compressed when it helps, sealed when encrypted). */
+/* Encodes one chunk as a blob (compressed when it helps, sealed when
+ * encrypted) and appends it to out; scratch is working space. */
 int repo_blob_encode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *data,
-                     size_t len, rd_buf *out);
-/* Decodes and verifies a blob against its id; out gets raw_len bytes. */
-int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *blob,
-                     size_t len, uint32_t raw_len, uint8_t *out);
+                     size_t len, rd_buf *scratch, rd_buf *out, size_t *blob_len);
+/* Decodes and verifies a blob against its id. The blob is decrypted in
+ * place (its bytes are clobbered); *data then points at the raw_len verified
+ * bytes, either inside the blob or in out (raw_len bytes of room). */
+int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *blob,
+                     size_t len, uint32_t raw_len, uint8_t *out, const uint8_t **data);
 
 /* Builds a pack in memory. */
 typedef struct repo_pack_builder {
@@ -122,8 +125,12 @@ typedef struct repo_pack_builder {
     size_t cap_blobs;
 } repo_pack_builder;
 
+/* Copies a blob into the pack. */
 void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
                            const uint8_t *blob, size_t len, uint32_t raw_len);
+/* Records a blob already appended to pb->data (its last len bytes). */
+void repo_pack_builder_note(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN], size_t len,
+                            uint32_t raw_len);
 /* Appends the header, names the pack by its hash and stores it durably.
  * On success pb->desc describes the pack (caller takes it); pb is reset. */
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out);
@@ -136,9 +143,9 @@ int repo_pack_header_parse(const uint8_t *key, const uint8_t *sealed, size_t len
 int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_desc *out);
 void repo_pack_path(const uint8_t id[REPO_ID_LEN], char out[80]);
 int repo_pack_id_from_path(const char *rel, uint8_t id[REPO_ID_LEN]);
-/* Reads, decodes and verifies one chunk. */
+/* Reads, decodes and verifies one chunk; *data as for repo_blob_decode. */
 int repo_chunk_read(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *out,
-                    uint32_t expect_len, rd_buf *scratch);
+                    uint32_t expect_len, rd_buf *scratch, const uint8_t **data);
 
 /* ------------------------------------------------------------- chunker -- */
 
