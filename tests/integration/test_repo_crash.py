@@ -73,7 +73,10 @@ def choose_points(repo, calls, target):
     """Crash points spread over the whole run: for every file kind the
     repository writes (packs, indexes, manifests) and every call kind, the
     first and last such call, then evenly spaced calls over the whole
-    sequence until `target` points. Returns [(kind, n, path)]."""
+    sequence until `target` points. Returns [(kind, n, path)]; every call
+    when there are not many more than `target`."""
+    if len(calls) <= target * 3 // 2:
+        return list(calls)
     chosen = {}
     for cat in CATEGORIES:
         for kind in KINDS:
@@ -151,8 +154,9 @@ def _backup_crash(rad, workdir, procs, crashshim, target_points, scale):
 
     points = choose_points(rad.repo_path, calls, target_points)
     # torn writes inside packs and manifests as well
-    torn = [c for c in calls if c[0] == "write" and category(rad.repo_path, c[2]) in
-            ("data", "snapshots")][:2]
+    torn = []
+    for cat in CATEGORIES:
+        torn += [c for c in calls if c[0] == "write" and category(rad.repo_path, c[2]) == cat][:1]
     plan = [(c, False) for c in points] + [(c, True) for c in torn]
     assert len(plan) >= 20
 
@@ -174,6 +178,7 @@ def _backup_crash(rad, workdir, procs, crashshim, target_points, scale):
         verify_after_crash(rad, workdir, earlier, d2, what)
         b = rad.backup(src2)
         restore_and_compare(rad, workdir, b["id"], d2)
+        rad.check("--read-data")
     # the calls of a run are nearly deterministic with --threads 1
     assert killed >= 20, f"only {killed} of {len(plan)} runs were killed at their crash point"
 
