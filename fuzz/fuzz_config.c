@@ -1,9 +1,17 @@
 /* libFuzzer target for the configuration parser: any bytes go to
  * rd_config_parse(), and whatever it accepts is read back through every
  * accessor before being freed, so a value that passed validation but breaks a
- * reader, or a leak on any path, is found as well. */
+ * reader, or a leak on any path, is found as well.
+ *
+ * Accepted input is also parsed by libinih alone, as a differential oracle:
+ * config.c finds section headers with its own line reader (libinih does not
+ * report empty sections), and every key libinih reports must have landed in
+ * the section libinih says it belongs to. */
+#include <ini.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -40,11 +48,44 @@ static void read_section(const rd_config *cfg, const rd_config_section *sec, con
     }
 }
 
+static int oracle_handler(void *user, const char *section, const char *key, const char *value)
+{
+    const rd_config *cfg = user;
+    /* libinih keeps at most 49 bytes of a section header (MAX_SECTION). */
+    if (strlen(section) >= 49)
+        return 1;
+    char type[128] = "", name[128] = "";
+    if (sscanf(section, "%127s %127s", type, name) < 1)
+        __builtin_trap();
+    const rd_config_section *sec = rd_config_find(cfg, type, name[0] ? name : NULL);
+    const char *stored = sec ? rd_config_get(sec, key) : NULL;
+    if (!stored)
+        __builtin_trap();   /* the key went to another section, or nowhere */
+    /* Equal, or a relative path resolved against the file's directory. */
+    size_t sl = strlen(stored), vl = strlen(value);
+    if (strcmp(stored, value) != 0 &&
+        !(sl > vl && strcmp(stored + sl - vl, value) == 0 && stored[sl - vl - 1] == '/'))
+        __builtin_trap();
+    return 1;
+}
+
+static void check_against_libinih(const rd_config *cfg, const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    ini_parse_string(text, oracle_handler, (void *)cfg);
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rd_config *cfg = NULL;
     if (rd_config_parse((const char *)data, size, "/etc/radiant/fuzz.conf", &cfg) != 0)
         return 0;
+    check_against_libinih(cfg, data, size);
     sink += strlen(rd_config_path(cfg)) + strlen(rd_config_state_dir(cfg));
     for (size_t t = 0; t < sizeof section_types / sizeof section_types[0]; t++) {
         size_t n = rd_config_count(cfg, section_types[t]);
