@@ -144,6 +144,31 @@ static int write_config(repo *r, bool encrypted)
     return rc;
 }
 
+static int count_object(void *arg, const char *path, uint64_t size)
+{
+    (void)path, (void)size;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* A location with repository data but no config is a damaged repository, not
+ * an empty one: a new key would make all of it unreadable. */
+static int refuse_leftovers(repo_storage *st)
+{
+    static const char *const dirs[] = { "data", "index", "snapshots" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        size_t n = 0;
+        int rc = repo_storage_list(st, dirs[i], count_object, &n);
+        if (rc < 0)
+            return rc;
+        if (n)
+            return rd_fail(RD_EEXIST, "%s holds repository data (%s/) but no config; refusing "
+                           "to create a new repository over it", repo_storage_location(st),
+                           dirs[i]);
+    }
+    return 0;
+}
+
 static repo *repo_alloc(const rd_config_section *sec, repo_storage *st)
 {
     repo *r = rd_calloc(1, sizeof *r);
@@ -179,6 +204,8 @@ int repo_init(const rd_config *cfg, const char *name)
     rc = repo_storage_init(st);
     if (rc == 0 && repo_storage_stat(st, "config", &size) == 0)
         rc = rd_fail(RD_EEXIST, "a repository already exists at %s", repo_storage_location(st));
+    if (rc == 0)
+        rc = refuse_leftovers(st);
     uint8_t id[REPO_ID_LEN];
     if (rc == 0)
         rc = rd_random_bytes(id, sizeof id);
