@@ -5,7 +5,7 @@
  * index or manifest cannot be read (it could not know what is still needed).
  * It deletes packs with no live chunk, repacks packs whose live part is small
  * (under REPACK_LIVE of their bytes), and deletes packs no index names (left
- * by interrupted backups). Order, so that a crash at any step leaves a
+ * by interrupted backups) and the temporary files of interrupted writes. Order, so that a crash at any step leaves a
  * repository where every indexed chunk is readable:
  *   1. write the repacked chunks into new packs
  *   2. write one new index naming every kept and new pack
@@ -279,6 +279,8 @@ int repo_prune(repo *r, repo_prune_stats *stats)
         }
     }
     repo_idmap_free(&kept_ids);
+    if (rc == 0)
+        rc = repo_storage_clean(r->st);
     for (size_t i = 0; i < n_keep; i++)
         repo_pack_desc_free(&keep[i]);
     free(keep);
