@@ -114,6 +114,19 @@ def test_truncated_index(two_backups):
     # the packs are intact: a restore that finds the chunks anyway is fine,
     # as long as what it writes is right
     expect_b_fails_loudly(t, may_succeed=True)
+    # prune will not guess what a damaged index protected
+    rc, _, err = t.rad.repo("prune", ok=False)
+    assert rc == EXIT_CORRUPT and "repair" in err, err
+    # repair rebuilds the index from the packs' own headers: B is whole again
+    _, doc, _ = t.rad.repo("repair")
+    assert doc["repair"]["indexes_removed"] == len(t.index_b)
+    assert doc["repair"]["packs_reindexed"] >= 1
+    _, doc, _ = t.rad.check("--read-data")
+    assert doc["check"]["ok"] is True
+    target = os.path.join(t.workdir, "restore-b-repaired")
+    t.rad.restore(t.b, target)
+    assert_same_tree(t.digest_b, target)
+    t.rad.repo("prune")
 
 
 def test_deleted_pack(two_backups):
