@@ -7,7 +7,7 @@ PYTEST  ?= /usr/bin/python3 -m pytest
 JOBS    ?= 2
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build deps check check-unit check-integration check-asan fuzz demo bench clean
+.PHONY: all build build-asan build-fuzz deps check check-unit check-integration check-asan fuzz demo bench clean
 
 all: build
 
