@@ -91,11 +91,15 @@ static void check_pack_data(struct check *c, uint32_t pack_no, const char *path,
         rd_buf_free(&data);
         return;
     }
+    uint64_t blobs_end = hdr->n ? (uint64_t)hdr->blobs[hdr->n - 1].offset +
+                                  hdr->blobs[hdr->n - 1].length : 0;
     uint8_t sum[RD_SHA256_LEN];
-    rd_sha256(data.data, data.len, sum);
-    if (memcmp(sum, c->ix->pack_ids[pack_no], REPO_ID_LEN) != 0) {
+    if (blobs_end + REPO_PACK_TRAILER <= data.len)
+        repo_pack_name(data.data, data.len, data.len - blobs_end - REPO_PACK_TRAILER, sum);
+    if (blobs_end + REPO_PACK_TRAILER > data.len ||
+        memcmp(sum, c->ix->pack_ids[pack_no], REPO_ID_LEN) != 0) {
         /* Which chunks this hurts is decided blob by blob below. */
-        problem(c, path, "pack content does not match its name (SHA-256)");
+        problem(c, path, "pack header does not match the pack's name (SHA-256)");
     }
     uint8_t *out = rd_malloc(c->r->chunk_max);
     for (size_t i = 0; i < hdr->n; i++) {
@@ -105,7 +109,7 @@ static void check_pack_data(struct check *c, uint32_t pack_no, const char *path,
         int rc = (uint64_t)b->offset + b->length > data.len || b->raw_len > c->r->chunk_max
                  ? rd_fail(RD_ECORRUPT, "blob lies outside the pack")
                  : repo_blob_decode(c->r, z, b->id, data.data + b->offset, b->length,
-                                    b->raw_len, out, &plain);
+                                    b->raw_len, out, &plain, true);
         if (rc < 0) {
             char hex[2 * REPO_ID_LEN + 1];
             rd_hex_encode(b->id, REPO_ID_LEN, hex);

@@ -16,7 +16,9 @@
 /* Metadata files (index, manifest, pack header) never exceed this when decoded. */
 #define REPO_META_MAX (1024u * 1024 * 1024)
 #define REPO_PATH_MAX 4096
-#define REPO_PACK_TARGET (16u * 1024 * 1024)
+/* Packs close at this size; with one open pack per worker and a few waiting
+ * for the writer, this bounds most of a backup's memory. */
+#define REPO_PACK_TARGET (8u * 1024 * 1024)
 
 /* ------------------------------------------------------------- id map -- */
 
@@ -114,9 +116,14 @@ int repo_blob_encode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const u
                      size_t len, rd_buf *scratch, rd_buf *out, size_t *blob_len);
 /* Decodes and verifies a blob against its id. The blob is decrypted in
  * place (its bytes are clobbered); *data then points at the raw_len verified
- * bytes, either inside the blob or in out (raw_len bytes of room). */
+ * bytes, either inside the blob or in out (raw_len bytes of room).
+ * In an encrypted repository, AES-GCM authenticates the blob together with its
+ * id (the associated data), which is the verification; the SHA-256 of the
+ * plaintext is checked as well only with verify_hash (check --read-data). In
+ * a plain repository the SHA-256 is the only check and always runs. */
 int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *blob,
-                     size_t len, uint32_t raw_len, uint8_t *out, const uint8_t **data);
+                     size_t len, uint32_t raw_len, uint8_t *out, const uint8_t **data,
+                     bool verify_hash);
 
 /* Builds a pack in memory. */
 typedef struct repo_pack_builder {
@@ -141,6 +148,10 @@ int repo_pack_header_parse(const uint8_t *key, const uint8_t *sealed, size_t len
                            uint64_t pack_size, repo_pack_desc *out);
 /* Reads and decodes the header at the end of a pack whose size is known. */
 int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_desc *out);
+/* A pack's id: the SHA-256 of its sealed header and trailer (the last
+ * header_len + REPO_PACK_TRAILER bytes). */
+void repo_pack_name(const uint8_t *pack, size_t len, size_t header_len,
+                    uint8_t id[REPO_ID_LEN]);
 void repo_pack_path(const uint8_t id[REPO_ID_LEN], char out[80]);
 int repo_pack_id_from_path(const char *rel, uint8_t id[REPO_ID_LEN]);
 /* Reads, decodes and verifies one chunk; *data as for repo_blob_decode. */

@@ -108,7 +108,8 @@ static int repack(repo *r, const repo_idmap *used, const bool *selected, repo_pa
         const uint8_t *plain;
         if (rc == 0) {
             repo_pack_builder_add(&pb, id, blob.data, blob.len, l->raw_len);
-            rc = repo_blob_decode(r, z, id, blob.data, blob.len, l->raw_len, raw, &plain);
+            rc = repo_blob_decode(r, z, id, blob.data, blob.len, l->raw_len, raw, &plain,
+                                  false);
         }
         if (rc < 0) {
             rd_fail_wrap(rc, "repacking %s (run 'radiant repo check --read-data')", path);

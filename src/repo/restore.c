@@ -4,8 +4,8 @@
  *    every file created empty and extended to its size.
  * 2. Worker threads fill the files: each job is a run of chunks of one file
  *    (large files are split, so one big file still uses every core); a chunk is
- *    read from its pack, decrypted, decompressed and checked against its hash
- *    before pwrite(). All-zero chunks are not written, so sparse files stay
+ *    read from its pack, authenticated (AES-GCM with its id) or checked against
+ *    its SHA-256 id (plain repositories), and decompressed before pwrite(). All-zero chunks are not written, so sparse files stay
  *    sparse. A file with a damaged chunk is removed: a failed restore never
  *    leaves a file with silently wrong content.
  * 3. Ownership, modes and times are applied (directories last, deepest first,

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MINI_S3 = os.path.join(HERE, "mini_s3.py")
 # Debian's interpreter: the one the integration tests run under.
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-READY_TIMEOUT = 15.0
+READY_TIMEOUT = 60.0
 
 
 def start_mini_s3(tmp_path, access_key=None, secret_key=None):
