@@ -86,6 +86,17 @@ void rd_buf_reserve(rd_buf *b, size_t extra)
     b->cap = cap;
 }
 
+void rd_buf_reserve_aligned(rd_buf *b, size_t cap)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, cap) != 0)
+        rd_oom();
+    free(b->data);
+    b->data = p;
+    b->len = 0;
+    b->cap = cap;
+}
+
 void rd_buf_append(rd_buf *b, const void *data, size_t len)
 {
     if (!len)

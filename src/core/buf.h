@@ -19,6 +19,9 @@ typedef struct rd_buf {
 void rd_buf_free(rd_buf *b);
 void rd_buf_reset(rd_buf *b);
 void rd_buf_reserve(rd_buf *b, size_t extra);
+/* Gives an empty buffer cap bytes aligned to 4096, for direct I/O. Growing it
+ * later keeps the data but not the alignment. */
+void rd_buf_reserve_aligned(rd_buf *b, size_t cap);
 void rd_buf_append(rd_buf *b, const void *data, size_t len);
 void rd_buf_append_u8(rd_buf *b, uint8_t v);
 void rd_buf_append_u32(rd_buf *b, uint32_t v);

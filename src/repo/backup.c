@@ -57,6 +57,10 @@ struct repo_backup {
     repo_idmap seen;                /* chunks stored or being stored by this backup */
     repo_pack_builder *full;        /* packs waiting for the writer */
     size_t n_full;
+    /* Pack buffers the writer is done with, for the workers to fill again:
+     * recycling them keeps memory flat whatever the allocator does. */
+    rd_buf *spare;
+    size_t n_spare;
     bool writer_done;
     repo_pack_desc *written;
     size_t n_written, cap_written;
@@ -109,8 +113,12 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&b->mu);
         repo_pack_desc desc;
         int rc = skip ? 0 : repo_pack_builder_finish(b->r, &pb, &desc);
+        rd_buf buf = pb.data;
+        memset(&pb.data, 0, sizeof pb.data);
         repo_pack_builder_free(&pb);
         pthread_mutex_lock(&b->mu);
+        buf.len = 0;
+        b->spare[b->n_spare++] = buf;
         if (rc < 0) {
             set_error(b, rc);
         } else if (!skip) {
@@ -156,8 +164,14 @@ static void process_slot(repo_backup *b, struct chunk_slot *s, rd_zstd *z, rd_bu
     pthread_mutex_unlock(&b->mu);
     if (!fresh)
         return;
+    if (pb->data.cap == 0) {
+        pthread_mutex_lock(&b->mu);
+        if (b->n_spare)
+            pb->data = b->spare[--b->n_spare];
+        pthread_mutex_unlock(&b->mu);
+    }
     if (pb->data.cap == 0)
-        rd_buf_reserve(&pb->data, REPO_PACK_TARGET + 2 * (size_t)b->r->chunk_max);
+        rd_buf_reserve_aligned(&pb->data, REPO_PACK_TARGET + 2 * (size_t)b->r->chunk_max);
     size_t blob_len = 0;
     int rc = repo_blob_encode(b->r, z, s->id, s->data, s->len, scratch, &pb->data, &blob_len);
     if (rc == 0)
@@ -270,6 +284,9 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
     for (size_t i = 0; i < b->n_slots; i++)
         b->slots[i].data = rd_malloc(r->chunk_max);
     b->full = rd_calloc(MAX_FULL_PACKS, sizeof *b->full);
+    /* every pack buffer that can exist: one per worker, the waiting ones and
+     * the writer's */
+    b->spare = rd_calloc((size_t)r->threads + MAX_FULL_PACKS + 1, sizeof *b->spare);
     b->workers = rd_calloc((size_t)r->threads, sizeof *b->workers);
     if (pthread_create(&b->writer, NULL, writer_main, b) != 0) {
         repo_backup_abort(b);
@@ -326,6 +343,9 @@ static void backup_free(repo_backup *b)
     for (size_t i = 0; i < b->n_full; i++)
         repo_pack_builder_free(&b->full[i]);
     free(b->full);
+    for (size_t i = 0; i < b->n_spare; i++)
+        rd_buf_free(&b->spare[i]);
+    free(b->spare);
     free(b->workers);
     for (size_t i = 0; i < b->n_written; i++)
         repo_pack_desc_free(&b->written[i]);
@@ -535,6 +555,9 @@ int repo_backup_commit(repo_backup *b, repo_backup_info *info)
 {
     stop_threads(b);
     int rc = current_error(b);
+    /* Packs are durable before the index that names them. */
+    if (rc == 0 && b->n_written > 0)
+        rc = repo_storage_sync(b->r->st);
     if (rc == 0 && b->n_written > 0)
         rc = repo_index_write(b->r, b->written, b->n_written, NULL);
     if (rc == 0) {

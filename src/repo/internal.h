@@ -138,8 +138,10 @@ void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
 /* Records a blob already appended to pb->data (its last len bytes). */
 void repo_pack_builder_note(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN], size_t len,
                             uint32_t raw_len);
-/* Appends the header, names the pack by its hash and stores it durably.
- * On success pb->desc describes the pack (caller takes it); pb is reset. */
+/* Appends the header, names the pack by its hash and stores it. The pack is
+ * durable only after repo_storage_sync(), which the caller must run before
+ * writing an index that names it. On success pb->desc describes the pack
+ * (caller takes it); pb is reset. */
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out);
 void repo_pack_builder_free(repo_pack_builder *pb);
 

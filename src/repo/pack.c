@@ -174,7 +174,8 @@ int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out
         repo_pack_name(pb->data.data, pb->data.len, sealed.len, pb->desc.id);
         char path[80];
         repo_pack_path(pb->desc.id, path);
-        rc = repo_storage_put(r->st, path, pb->data.data, pb->data.len);
+        /* Durable at the caller's repo_storage_sync(), before any index names it. */
+        rc = repo_storage_put_deferred(r->st, path, pb->data.data, pb->data.len);
     }
     rd_buf_free(&body);
     rd_buf_free(&sealed);

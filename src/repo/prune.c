@@ -243,6 +243,8 @@ int repo_prune(repo *r, repo_prune_stats *stats)
     size_t n_fresh = 0;
     if (rc == 0 && stats->packs_repacked)
         rc = repack(r, &used, repack_it, &fresh, &n_fresh);
+    if (rc == 0 && n_fresh)
+        rc = repo_storage_sync(r->st);
 
     /* 2. one index for everything that stays */
     repo_pack_desc *keep = NULL;

@@ -51,6 +51,19 @@ int repo_storage_put(repo_storage *st, const char *path, const void *data, size_
     return st->ops->put(st->drv, path, data, len);
 }
 
+int repo_storage_put_deferred(repo_storage *st, const char *path, const void *data, size_t len)
+{
+    if (!st->ops->put_deferred || !st->ops->sync)
+        return repo_storage_put(st, path, data, len);
+    RD_DEBUG("storage put (deferred sync) %s (%zu bytes)", path, len);
+    return st->ops->put_deferred(st->drv, path, data, len);
+}
+
+int repo_storage_sync(repo_storage *st)
+{
+    return st->ops->sync && st->ops->put_deferred ? st->ops->sync(st->drv) : 0;
+}
+
 int repo_storage_list(repo_storage *st, const char *dir, repo_storage_list_cb cb, void *arg)
 {
     return st->ops->list(st->drv, dir, cb, arg);

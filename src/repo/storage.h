@@ -28,6 +28,11 @@ struct repo_storage_ops {
     int (*init)(void *drv);
     int (*get)(void *drv, const char *path, uint64_t off, uint64_t len, rd_buf *out);
     int (*put)(void *drv, const char *path, const void *data, size_t len);
+    /* Optional pair: put_deferred() is atomic but durable only after the next
+     * sync() returns. Drivers whose put is cheap to make durable leave both
+     * NULL and get put() instead. */
+    int (*put_deferred)(void *drv, const char *path, const void *data, size_t len);
+    int (*sync)(void *drv);
     int (*list)(void *drv, const char *dir, repo_storage_list_cb cb, void *arg);
     int (*remove)(void *drv, const char *path);
     int (*stat)(void *drv, const char *path, uint64_t *size);
@@ -57,6 +62,8 @@ int repo_storage_s3_new(const rd_config_section *sec, repo_storage **out);
 int repo_storage_init(repo_storage *st);
 int repo_storage_get(repo_storage *st, const char *path, uint64_t off, uint64_t len, rd_buf *out);
 int repo_storage_put(repo_storage *st, const char *path, const void *data, size_t len);
+int repo_storage_put_deferred(repo_storage *st, const char *path, const void *data, size_t len);
+int repo_storage_sync(repo_storage *st);
 int repo_storage_list(repo_storage *st, const char *dir, repo_storage_list_cb cb, void *arg);
 int repo_storage_remove(repo_storage *st, const char *path);
 int repo_storage_stat(repo_storage *st, const char *path, uint64_t *size);

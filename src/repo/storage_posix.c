@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,8 @@ static char *full_path(struct posix_drv *d, const char *path)
 static int posix_init(void *drv)
 {
     struct posix_drv *d = drv;
-    return rd_fs_mkdir_p(d->root, 0700);
+    int rc = rd_fs_mkdir_p(d->root, 0700);
+    return rc == 0 ? rd_fs_fsync_parent(d->root) : rc;
 }
 
 static int posix_get(void *drv, const char *path, uint64_t off, uint64_t len, rd_buf *out)
@@ -68,13 +71,90 @@ out:
     return rc;
 }
 
-static int posix_put(void *drv, const char *path, const void *data, size_t len)
+/* Creates the directory of a new object. A directory created here is made
+ * durable in its parent at once: otherwise a crash could lose the entry of a
+ * directory whose files were all fsynced. */
+static int ensure_parent_dir(struct posix_drv *d, const char *full)
 {
-    char *full = full_path(drv, path);
-    char *slash = strrchr(full, '/');
-    *slash = '\0';
-    int rc = rd_fs_mkdir_p(full, 0700);
-    *slash = '/';
+    char *dir = rd_strdup(full);
+    *strrchr(dir, '/') = '\0';
+    int rc = 0;
+    if (mkdir(dir, 0700) == 0) {
+        rc = rd_fs_fsync_parent(dir);
+    } else if (errno == ENOENT) {
+        /* repository root or data/ itself is missing: create the chain */
+        rc = rd_fs_mkdir_p(dir, 0700);
+        if (rc == 0)
+            rc = rd_fs_fsync_parent(dir);
+        if (rc == 0 && strcmp(dir, d->root) != 0)
+            rc = rd_fs_fsync_parent(d->root);
+    } else if (errno != EEXIST) {
+        rc = rd_fail_errno(RD_EIO, "cannot create directory %s", dir);
+    }
+    free(dir);
+    return rc;
+}
+
+#define DIRECT_ALIGN 4096
+#define DIRECT_MIN (1024 * 1024)
+
+/* Writes len bytes with O_DIRECT: the page cache is bypassed, which on
+ * virtual machines costs several times less CPU than buffered writes (see
+ * bench/README.md). Direct I/O wants aligned memory and whole blocks: an
+ * unaligned buffer goes through an aligned copy, the last partial block is
+ * padded and the file truncated back to len. Returns -1 (errno EINVAL) when
+ * the file system refuses direct I/O, so the caller can write buffered. */
+static int write_direct(int fd, const uint8_t *data, size_t len)
+{
+    size_t whole = len / DIRECT_ALIGN * DIRECT_ALIGN, tail = len - whole;
+    uint8_t *bounce = NULL;
+    const uint8_t *src = data;
+    if ((uintptr_t)data % DIRECT_ALIGN != 0) {
+        if (posix_memalign((void **)&bounce, DIRECT_ALIGN, whole + DIRECT_ALIGN) != 0)
+            rd_oom();
+        memcpy(bounce, data, whole);
+        src = bounce;
+    }
+    int rc = 0;
+    size_t done = 0;
+    while (rc == 0 && done < whole) {
+        ssize_t n = pwrite(fd, src + done, whole - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            done += (size_t)n;
+    }
+    if (rc == 0 && tail) {
+        uint8_t *last = bounce;
+        if (!last && posix_memalign((void **)&last, DIRECT_ALIGN, DIRECT_ALIGN) != 0)
+            rd_oom();
+        memcpy(last, data + whole, tail);
+        memset(last + tail, 0, DIRECT_ALIGN - tail);
+        ssize_t n;
+        do
+            n = pwrite(fd, last, DIRECT_ALIGN, (off_t)whole);
+        while (n < 0 && errno == EINTR);
+        if (n != DIRECT_ALIGN)
+            rc = -1;
+        if (last != bounce)
+            free(last);
+    }
+    free(bounce);
+    if (rc == 0 && ftruncate(fd, (off_t)len) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Writes a temporary file beside the target and renames it into place.
+ * With sync, the file is fsynced before the rename and the directory after
+ * it; without, the caller makes it durable later with posix_sync(). */
+static int posix_write(struct posix_drv *d, const char *path, const void *data, size_t len,
+                       bool sync)
+{
+    char *full = full_path(d, path);
+    int rc = ensure_parent_dir(d, full);
     if (rc == 0) {
         /* A random temporary name: several threads or processes may write. */
         uint8_t rnd[8];
@@ -82,12 +162,27 @@ static int posix_put(void *drv, const char *path, const void *data, size_t len)
         rc = rd_random_bytes(rnd, sizeof rnd);
         rd_hex_encode(rnd, sizeof rnd, hex);
         char *tmp = rd_asprintf("%s.%s.tmp", full, hex);
-        int fd = rc < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+        bool direct = !sync && len >= DIRECT_MIN;
+        int fd = rc < 0 ? -1 : open(tmp, flags | (direct ? O_DIRECT : 0), 0600);
+        if (rc == 0 && fd < 0 && direct && errno == EINVAL) {
+            direct = false;   /* tmpfs and friends */
+            fd = open(tmp, flags, 0600);
+        }
         if (rc == 0 && fd < 0)
             rc = rd_fail_errno(RD_EIO, "cannot create %s", tmp);
-        if (rc == 0)
+        if (rc == 0 && direct && write_direct(fd, data, len) < 0) {
+            if (errno != EINVAL)
+                rc = rd_fail_errno(RD_EIO, "cannot write %s", tmp);
+            else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) != 0 ||
+                     ftruncate(fd, 0) != 0)
+                rc = rd_fail_errno(RD_EIO, "cannot write %s", tmp);
+            else
+                direct = false;
+        }
+        if (rc == 0 && !direct)
             rc = rd_fs_write_full(fd, data, len);
-        if (rc == 0 && fsync(fd) != 0)
+        if (rc == 0 && sync && fsync(fd) != 0)
             rc = rd_fail_errno(RD_EIO, "cannot fsync %s", tmp);
         if (fd >= 0 && close(fd) != 0 && rc == 0)
             rc = rd_fail_errno(RD_EIO, "cannot close %s", tmp);
@@ -95,11 +190,33 @@ static int posix_put(void *drv, const char *path, const void *data, size_t len)
             rc = rd_fail_errno(RD_EIO, "cannot rename %s", tmp);
         if (rc < 0)
             unlink(tmp);
-        else
+        else if (sync)
             rc = rd_fs_fsync_parent(full);
         free(tmp);
     }
     free(full);
+    return rc;
+}
+
+static int posix_put(void *drv, const char *path, const void *data, size_t len)
+{
+    return posix_write(drv, path, data, len, true);
+}
+
+static int posix_put_deferred(void *drv, const char *path, const void *data, size_t len)
+{
+    return posix_write(drv, path, data, len, false);
+}
+
+/* One journal commit for every deferred write, instead of two per pack. */
+static int posix_sync(void *drv)
+{
+    struct posix_drv *d = drv;
+    int fd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return rd_fail_errno(RD_EIO, "cannot open %s", d->root);
+    int rc = syncfs(fd) == 0 ? 0 : rd_fail_errno(RD_EIO, "cannot sync %s", d->root);
+    close(fd);
     return rc;
 }
 
@@ -222,6 +339,8 @@ static const struct repo_storage_ops posix_ops = {
     .init = posix_init,
     .get = posix_get,
     .put = posix_put,
+    .put_deferred = posix_put_deferred,
+    .sync = posix_sync,
     .list = posix_list,
     .remove = posix_remove,
     .stat = posix_stat,
