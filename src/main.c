@@ -1,4 +1,5 @@
 /* radiant: parses the global options and hands the rest to src/cli. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,11 @@ static int take_global_options(cli_ctx *ctx, int argc, char **argv, int *done)
 
 int main(int argc, char **argv)
 {
+    /* Chunks (up to 2 MiB) and packs (16 MiB) are allocated and freed all the
+     * time. Above glibc's default mmap threshold each one would be a fresh
+     * mmap, page faults and munmap; keep them in the heap and do not trim it. */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     cli_ctx ctx = { .config_path = getenv("RADIANT_CONFIG"), .output = CLI_OUTPUT_TEXT };
     if (!ctx.config_path || !*ctx.config_path)
         ctx.config_path = RD_CONFIG_DEFAULT_PATH;

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/catalog.h"
 #include "core/error.h"
+#include "core/log.h"
 
 static const cli_group *const groups[] = { &cli_repo_group };
 
@@ -39,6 +41,31 @@ void cli_print_json(json_t *obj)
         free(text);
     }
     json_decref(obj);
+}
+
+void cli_event(cli_ctx *ctx, const char *source_type, const char *source_id,
+               const char *category, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* The command's own error message must survive a failure here. */
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", rd_error());
+    const rd_config *cfg;
+    rd_catalog *cat = NULL;
+    int rc = cli_config(ctx, &cfg);
+    if (rc == 0)
+        rc = rd_catalog_open(rd_config_state_dir(cfg), &cat);
+    if (rc == 0)
+        rc = rd_catalog_event_add(cat, source_type, source_id, category, msg);
+    if (rc < 0) {
+        RD_WARN("could not record the event in the catalog: %s", rd_error());
+        rd_fail(RD_EINTERNAL, "%s", saved);
+    }
+    rd_catalog_close(cat);
 }
 
 void cli_format_bytes(double bytes, char *out, size_t len)

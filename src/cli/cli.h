@@ -46,6 +46,12 @@ void cli_print_overview(void);
 int cli_dispatch(cli_ctx *ctx, int argc, char **argv);
 int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv);
 
+/* Records an event in the catalog under the state directory (the journal
+ * behind describe-events). Failing to record is a warning, never a failure of
+ * the command that already succeeded. */
+void cli_event(cli_ctx *ctx, const char *source_type, const char *source_id,
+               const char *category, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Human-readable sizes and rates: "1.5 GiB", "380.2 MB/s". */
 void cli_format_bytes(double bytes, char *out, size_t len);
 

@@ -17,12 +17,12 @@
 /* Options every repo command may take; each command picks its own subset. */
 struct repo_args {
     const char *repo, *path, *label, *backup, *target, *file, *new_pass_file;
-    bool force, read_data, skip_unreadable, no_owner;
+    bool force, read_data, skip_unreadable, no_owner, read_all;
     int threads;
 };
 
 enum { OPT_REPO = 256, OPT_PATH, OPT_LABEL, OPT_BACKUP, OPT_TARGET, OPT_FILE, OPT_NEWPASS,
-       OPT_FORCE, OPT_READ_DATA, OPT_SKIP, OPT_NO_OWNER, OPT_THREADS };
+       OPT_FORCE, OPT_READ_DATA, OPT_SKIP, OPT_NO_OWNER, OPT_THREADS, OPT_READ_ALL };
 
 static const struct option all_options[] = {
     { "repo", required_argument, NULL, OPT_REPO },
@@ -37,6 +37,7 @@ static const struct option all_options[] = {
     { "skip-unreadable", no_argument, NULL, OPT_SKIP },
     { "no-owner", no_argument, NULL, OPT_NO_OWNER },
     { "threads", required_argument, NULL, OPT_THREADS },
+    { "read-all", no_argument, NULL, OPT_READ_ALL },
     { NULL, 0, NULL, 0 },
 };
 
@@ -75,6 +76,7 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
         case OPT_READ_DATA: a->read_data = true; break;
         case OPT_SKIP: a->skip_unreadable = true; break;
         case OPT_NO_OWNER: a->no_owner = true; break;
+        case OPT_READ_ALL: a->read_all = true; break;
         case OPT_THREADS: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -186,16 +188,21 @@ static int cmd_init(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-static int finish_backup(cli_ctx *ctx, repo_backup *b, int rc)
+static int finish_backup(cli_ctx *ctx, repo *r, repo_backup *b, int rc)
 {
     if (rc < 0) {
         repo_backup_abort(b);
+        cli_event(ctx, "repository", repo_name(r), "failure", "backup failed: %s", rd_error());
         return rc;
     }
     repo_backup_info info;
     rc = repo_backup_commit(b, &info);
     if (rc < 0)
         return rc;
+    char size[32];
+    cli_format_bytes((double)info.stats.logical_bytes, size, sizeof size);
+    cli_event(ctx, "repository", repo_name(r), "backup", "backup %s of %s completed: %s, "
+              "%llu files", info.id, info.source, size, (unsigned long long)info.stats.files);
     if (ctx->output == CLI_OUTPUT_JSON)
         cli_print_json(json_pack("{s:o}", "backup", backup_json(&info)));
     else
@@ -208,7 +215,8 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
 {
     struct repo_args a;
     repo *r = NULL;
-    int rc = parse_args("backup-dir", argc, argv, "repo path label skip-unreadable threads", &a);
+    int rc = parse_args("backup-dir", argc, argv,
+                        "repo path label skip-unreadable threads read-all", &a);
     if (rc == 0)
         rc = require("backup-dir", a.path, "--path DIR");
     if (rc == 0)
@@ -223,11 +231,16 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
     repo_backup_options opts = { .label = a.label, .kind = "dir",
                                  .source = source ? source : a.path };
     repo_backup *b = NULL;
-    rc = repo_backup_begin(r, &opts, &b);
+    repo_manifest *parent = NULL;
+    if (!a.read_all)
+        rc = repo_manifest_load_parent(r, opts.source, opts.kind, &parent);
+    if (rc == 0)
+        rc = repo_backup_begin(r, &opts, &b);
     if (rc == 0) {
-        repo_dir_options dopts = { .skip_unreadable = a.skip_unreadable };
-        rc = finish_backup(ctx, b, repo_backup_add_tree(b, a.path, &dopts));
+        repo_dir_options dopts = { .skip_unreadable = a.skip_unreadable, .parent = parent };
+        rc = finish_backup(ctx, r, b, repo_backup_add_tree(b, a.path, &dopts));
     }
+    repo_manifest_free(parent);
     free(source);
     repo_close(r);
     return rc;
@@ -255,7 +268,7 @@ static int cmd_backup_tar(cli_ctx *ctx, int argc, char **argv)
     if (rc == 0)
         rc = repo_backup_begin(r, &opts, &b);
     if (rc == 0)
-        rc = finish_backup(ctx, b, repo_backup_add_tar(b, fd, NULL));
+        rc = finish_backup(ctx, r, b, repo_backup_add_tar(b, fd, NULL));
     if (fd != STDIN_FILENO && fd >= 0)
         close(fd);
     repo_close(r);
@@ -284,6 +297,10 @@ static int cmd_restore_dir(cli_ctx *ctx, int argc, char **argv)
         rc = repo_restore_dir(r, m, a.target, &opts, &st);
     }
     double secs = (double)(rd_mono_ns() - t0) / 1e9;
+    if (m)
+        cli_event(ctx, "repository", a.repo, rc == 0 ? "restore" : "failure",
+                  "restore of backup %s into %s %s", repo_manifest_info(m)->id, a.target,
+                  rc == 0 ? "completed" : rd_error());
     if (rc == 0) {
         const char *id = repo_manifest_info(m)->id;
         if (ctx->output == CLI_OUTPUT_JSON) {
@@ -430,6 +447,9 @@ static int cmd_check(cli_ctx *ctx, int argc, char **argv)
     repo_check_result res;
     repo_check_options opts = { .read_data = a.read_data };
     rc = repo_check(r, &opts, on_problem, &o, &res);
+    if (rc == -RD_ECORRUPT)
+        cli_event(ctx, "repository", a.repo, "failure", "check found %zu problem(s), %zu "
+                  "damaged backup(s)", res.n_problems, res.n_damaged);
     if (rc == 0 || rc == -RD_ECORRUPT) {
         if (ctx->output == CLI_OUTPUT_JSON) {
             json_t *damaged = json_array();
@@ -475,6 +495,8 @@ static int cmd_forget(cli_ctx *ctx, int argc, char **argv)
         snprintf(id, sizeof id, "%s", repo_manifest_info(m)->id);
         rc = repo_forget(r, id);
     }
+    if (rc == 0)
+        cli_event(ctx, "repository", a.repo, "expiry", "backup %s forgotten", id);
     if (rc == 0) {
         if (ctx->output == CLI_OUTPUT_JSON)
             cli_print_json(json_pack("{s:s}", "forgotten", id));
@@ -498,6 +520,10 @@ static int cmd_prune(cli_ctx *ctx, int argc, char **argv)
         rc = repo_lock(r, true);
     if (rc == 0)
         rc = repo_prune(r, &s);
+    if (rc == 0)
+        cli_event(ctx, "repository", a.repo, "prune", "prune deleted %llu pack(s), repacked "
+                  "%llu, freed %llu bytes", (unsigned long long)s.packs_deleted,
+                  (unsigned long long)s.packs_repacked, (unsigned long long)s.bytes_freed);
     if (rc == 0 && ctx->output == CLI_OUTPUT_JSON) {
         cli_print_json(json_pack("{s:{s:I,s:I,s:I,s:I,s:I}}", "prune",
                                  "packs_deleted", (json_int_t)s.packs_deleted,
@@ -554,8 +580,11 @@ static const cli_command repo_commands[] = {
     { "init", "create the repository named in the config",
       "--repo NAME", cmd_init },
     { "backup-dir", "back up a directory tree",
-      "--repo NAME --path DIR [--label TEXT] [--skip-unreadable] [--threads N]\n\n"
-      "  --skip-unreadable  warn about files that cannot be read instead of failing", cmd_backup_dir },
+      "--repo NAME --path DIR [--label TEXT] [--skip-unreadable] [--read-all] [--threads N]\n\n"
+      "  --skip-unreadable  warn about files that cannot be read instead of failing\n"
+      "  --read-all         read every file, even those whose size, times and inode are\n"
+      "                     unchanged since the previous backup of the same directory",
+      cmd_backup_dir },
     { "backup-tar", "back up the files of a tar stream (stdin or --file)",
       "--repo NAME [--file FILE] [--label TEXT] [--threads N]", cmd_backup_tar },
     { "restore-dir", "restore a backup into a directory",

@@ -68,21 +68,29 @@ int rd_random_bytes(void *buf, size_t len)
     return 0;
 }
 
-int rd_aead_seal(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,
-                 const void *pt, size_t len, uint8_t *out)
+int rd_aead_seal2(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,
+                  const void *p1, size_t l1, const void *p2, size_t l2, uint8_t *out)
 {
-    uint8_t *nonce = out, *ct = out + RD_AEAD_NONCE_LEN, *tag = ct + len;
+    uint8_t *nonce = out, *ct = out + RD_AEAD_NONCE_LEN, *tag = ct + l1 + l2;
     int rc = rd_random_bytes(nonce, RD_AEAD_NONCE_LEN);
     if (rc < 0)
         return rc;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, ok = c && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce) &&
-                    (aadlen == 0 || EVP_EncryptUpdate(c, NULL, &n, aad, (int)aadlen)) &&
-                    EVP_EncryptUpdate(c, ct, &n, pt, (int)len) &&
-                    EVP_EncryptFinal_ex(c, ct + n, &n) &&
-                    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, RD_AEAD_TAG_LEN, tag);
+    int n1 = 0, n2 = 0, n3 = 0;
+    int ok = c && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce) &&
+             (aadlen == 0 || EVP_EncryptUpdate(c, NULL, &n1, aad, (int)aadlen)) &&
+             (l1 == 0 || EVP_EncryptUpdate(c, ct, &n1, p1, (int)l1)) &&
+             (l2 == 0 || EVP_EncryptUpdate(c, ct + l1, &n2, p2, (int)l2)) &&
+             EVP_EncryptFinal_ex(c, ct + l1 + l2, &n3) &&
+             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, RD_AEAD_TAG_LEN, tag);
     EVP_CIPHER_CTX_free(c);
     return ok ? 0 : rd_fail(RD_EINTERNAL, "AES-256-GCM encryption failed");
+}
+
+int rd_aead_seal(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,
+                 const void *pt, size_t len, uint8_t *out)
+{
+    return rd_aead_seal2(key, aad, aadlen, pt, len, NULL, 0, out);
 }
 
 int rd_aead_open(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,

@@ -31,6 +31,10 @@ int rd_random_bytes(void *buf, size_t len);
  * authenticating aad as well. */
 int rd_aead_seal(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,
                  const void *pt, size_t len, uint8_t *out);
+/* Like rd_aead_seal with the plaintext given in two pieces (p1 then p2), so
+ * callers need not copy them together first. */
+int rd_aead_seal2(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,
+                  const void *p1, size_t l1, const void *p2, size_t l2, uint8_t *out);
 /* Opens a sealed message into out (inlen - RD_AEAD_OVERHEAD bytes). Returns
  * -RD_ECORRUPT when the message is short or fails authentication. */
 int rd_aead_open(const uint8_t key[RD_AEAD_KEY_LEN], const void *aad, size_t aadlen,

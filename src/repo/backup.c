@@ -1,17 +1,22 @@
 /* Writing a backup.
  *
- * The caller's thread reads each file, cuts it into content-defined chunks,
- * hashes them and looks them up; only chunks the repository does not have yet
- * go, through a bounded queue, to worker threads that compress and encrypt
- * them and append them to the open pack. A worker that fills the pack takes it
- * and writes it while the others go on with a new one. Memory is bounded by
- * the queue length, the read buffer and the packs in flight, whatever the size
- * of the data:
+ * The caller's thread reads each file and cuts it into content-defined chunks;
+ * each chunk is copied into a slot of a ring (in file order) and picked up by a
+ * worker, which hashes it, checks whether the repository already has it, and
+ * if not compresses and encrypts it straight into a pack of its own. Full packs
+ * go to a writer thread that seals, stores and fsyncs them, so that waiting
+ * for the disk never idles a core. The reader collects finished chunk ids from
+ * the ring in order. Memory is bounded by the ring, one pack per worker and
+ * MAX_FULL_PACKS waiting packs, whatever the size of the data:
  *
- *   reader (caller) --chunks--> [queue, 2*threads+2] --> workers --> pack --> storage
+ *   reader --chunks--> [ring of slots] --> workers (hash, dedup, zstd, AES)
+ *      ^                     |                 | full packs
+ *      +---- ids, in order --+                 v
+ *                                           writer --> storage
  *
- * Commit drains the queue, writes the last pack, then one index file naming
- * every pack written, then the manifest: packs before index before manifest. */
+ * Commit drains the ring, lets each worker hand over its last pack, waits for
+ * the writer, then writes one index file naming every pack written, then the
+ * manifest: packs before index before manifest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,35 +29,46 @@
 #include "core/log.h"
 #include "repo/internal.h"
 
-struct chunk_job {
-    uint8_t id[REPO_ID_LEN];
+/* One chunk on its way: the slot owns a buffer of chunk_max bytes for life,
+ * so the pipeline allocates nothing per chunk. */
+struct chunk_slot {
     uint8_t *data;
     uint32_t len;
+    size_t entry;               /* where the id goes: entries[entry].chunks[chunk_no] */
+    uint32_t chunk_no;
+    uint8_t id[REPO_ID_LEN];
+    enum { SLOT_QUEUED, SLOT_CLAIMED, SLOT_DONE } state;
 };
 
 struct repo_backup {
     repo *r;
     repo_manifest *m;
     repo_chunker chunker;
-    repo_idmap seen;                /* chunks known or queued; reader thread only */
     uint8_t *buf;
     size_t buf_cap;
 
     pthread_mutex_t mu;             /* guards everything below */
-    pthread_cond_t can_push, can_pop;
-    struct chunk_job *queue;
-    size_t q_cap, q_head, q_len;
+    pthread_cond_t changed;         /* any slot or queue state changed */
+    struct chunk_slot *slots;       /* ring, in file order */
+    size_t n_slots, head, len, next; /* in flight: [head, head+len); next to claim */
     bool closing;
     int error;
     char error_msg[1024];
-    repo_pack_builder pack;
+    repo_idmap seen;                /* chunks stored or being stored by this backup */
+    repo_pack_builder *full;        /* packs waiting for the writer */
+    size_t n_full;
+    bool writer_done;
     repo_pack_desc *written;
     size_t n_written, cap_written;
     repo_backup_stats stats;
 
     pthread_t *workers;
     int n_workers;
+    pthread_t writer;
+    bool writer_running;
 };
+
+#define MAX_FULL_PACKS 2
 
 static void set_error(repo_backup *b, int rc)
 {
@@ -60,8 +76,7 @@ static void set_error(repo_backup *b, int rc)
     if (b->error == 0) {
         b->error = rc;
         snprintf(b->error_msg, sizeof b->error_msg, "%s", rd_error());
-        pthread_cond_broadcast(&b->can_push);
-        pthread_cond_broadcast(&b->can_pop);
+        pthread_cond_broadcast(&b->changed);
     }
 }
 
@@ -75,24 +90,84 @@ static int current_error(repo_backup *b)
     return rc;
 }
 
-/* Writes a full pack outside the lock and records it. */
-static void write_pack(repo_backup *b, repo_pack_builder *pb)
+/* The writer thread: seals full packs, stores them (fsync) and records them,
+ * so that waiting for the disk never idles a compressing core. */
+static void *writer_main(void *arg)
 {
-    repo_pack_desc desc;
-    uint64_t size = pb->data.len;
-    int rc = repo_pack_builder_finish(b->r, pb, &desc);
+    repo_backup *b = arg;
     pthread_mutex_lock(&b->mu);
-    if (rc < 0) {
-        set_error(b, rc);
-    } else {
-        if (b->n_written == b->cap_written) {
-            b->cap_written = b->cap_written ? 2 * b->cap_written : 16;
-            b->written = rd_realloc(b->written, b->cap_written * sizeof *b->written);
+    for (;;) {
+        while (b->n_full == 0 && !b->writer_done)
+            pthread_cond_wait(&b->changed, &b->mu);
+        if (b->n_full == 0)
+            break;
+        repo_pack_builder pb = b->full[0];
+        memmove(b->full, b->full + 1, (b->n_full - 1) * sizeof *b->full);
+        b->n_full--;
+        pthread_cond_broadcast(&b->changed);
+        bool skip = b->error != 0;
+        pthread_mutex_unlock(&b->mu);
+        repo_pack_desc desc;
+        int rc = skip ? 0 : repo_pack_builder_finish(b->r, &pb, &desc);
+        repo_pack_builder_free(&pb);
+        pthread_mutex_lock(&b->mu);
+        if (rc < 0) {
+            set_error(b, rc);
+        } else if (!skip) {
+            if (b->n_written == b->cap_written) {
+                b->cap_written = b->cap_written ? 2 * b->cap_written : 16;
+                b->written = rd_realloc(b->written, b->cap_written * sizeof *b->written);
+            }
+            b->written[b->n_written++] = desc;
+            b->stats.packs_written++;
         }
-        b->written[b->n_written++] = desc;
-        b->stats.packs_written++;
-        (void)size;
     }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* Hands a worker's pack to the writer; called with mu held. */
+static void queue_pack(repo_backup *b, repo_pack_builder *pb)
+{
+    while (b->n_full == MAX_FULL_PACKS && !b->error)
+        pthread_cond_wait(&b->changed, &b->mu);
+    if (b->error)
+        return;
+    b->full[b->n_full++] = *pb;
+    memset(pb, 0, sizeof *pb);
+    pthread_cond_broadcast(&b->changed);
+}
+
+/* Each worker fills a pack of its own, so blobs are encoded straight into
+ * it, without a lock or a copy. */
+static void process_slot(repo_backup *b, struct chunk_slot *s, rd_zstd *z, rd_buf *scratch,
+                         repo_pack_builder *pb)
+{
+    rd_sha256(s->data, s->len, s->id);
+    /* The first sighting decides: chunks of earlier backups are in the index
+     * (read-only while backups run), this backup's in `seen`. */
+    bool fresh = !repo_index_find(b->r->index, s->id);
+    pthread_mutex_lock(&b->mu);
+    fresh = fresh && repo_idmap_put(&b->seen, s->id, 0);
+    if (fresh) {
+        b->stats.new_chunks++;
+        b->stats.new_raw_bytes += s->len;
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!fresh)
+        return;
+    if (pb->data.cap == 0)
+        rd_buf_reserve(&pb->data, REPO_PACK_TARGET + 2 * (size_t)b->r->chunk_max);
+    size_t blob_len = 0;
+    int rc = repo_blob_encode(b->r, z, s->id, s->data, s->len, scratch, &pb->data, &blob_len);
+    if (rc == 0)
+        repo_pack_builder_note(pb, s->id, blob_len, s->len);
+    pthread_mutex_lock(&b->mu);
+    if (rc < 0)
+        set_error(b, rc);
+    b->stats.new_stored_bytes += blob_len;
+    if (pb->data.len >= REPO_PACK_TARGET)
+        queue_pack(b, pb);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -100,46 +175,51 @@ static void *worker_main(void *arg)
 {
     repo_backup *b = arg;
     rd_zstd *z = rd_zstd_new(b->r->compress_level);
-    rd_buf blob = RD_BUF_INIT;
+    rd_buf scratch = RD_BUF_INIT;
+    repo_pack_builder pb = { 0 };
+    pthread_mutex_lock(&b->mu);
     for (;;) {
-        pthread_mutex_lock(&b->mu);
-        while (b->q_len == 0 && !b->closing && !b->error)
-            pthread_cond_wait(&b->can_pop, &b->mu);
-        if (b->q_len == 0 || b->error) {
-            pthread_mutex_unlock(&b->mu);
+        while (b->next == b->head + b->len && !b->closing && !b->error)
+            pthread_cond_wait(&b->changed, &b->mu);
+        if (b->error || b->next == b->head + b->len)
             break;
-        }
-        struct chunk_job job = b->queue[b->q_head];
-        b->q_head = (b->q_head + 1) % b->q_cap;
-        b->q_len--;
-        pthread_cond_signal(&b->can_push);
+        struct chunk_slot *s = &b->slots[b->next++ % b->n_slots];
+        s->state = SLOT_CLAIMED;
         pthread_mutex_unlock(&b->mu);
-
-        int rc = repo_blob_encode(b->r, z, job.id, job.data, job.len, &blob);
-        free(job.data);
-        repo_pack_builder full = { 0 };
-        bool have_full = false;
+        process_slot(b, s, z, &scratch, &pb);
         pthread_mutex_lock(&b->mu);
-        if (rc < 0) {
-            set_error(b, rc);
-        } else if (!b->error) {
-            repo_pack_builder_add(&b->pack, job.id, blob.data, blob.len, job.len);
-            b->stats.new_stored_bytes += blob.len;
-            if (b->pack.data.len >= REPO_PACK_TARGET) {
-                full = b->pack;
-                memset(&b->pack, 0, sizeof b->pack);
-                have_full = true;
-            }
-        }
-        pthread_mutex_unlock(&b->mu);
-        if (have_full) {
-            write_pack(b, &full);
-            repo_pack_builder_free(&full);
-        }
+        s->state = SLOT_DONE;
+        pthread_cond_broadcast(&b->changed);
     }
-    rd_buf_free(&blob);
+    if (pb.desc.n > 0 && !b->error)
+        queue_pack(b, &pb);
+    pthread_mutex_unlock(&b->mu);
+    repo_pack_builder_free(&pb);
+    rd_buf_free(&scratch);
     rd_zstd_free(z);
     return NULL;
+}
+
+/* Moves finished chunks, oldest first, into their entries. With wait, blocks
+ * until the oldest is done. Reader thread only; called with mu held. */
+static void harvest(repo_backup *b, bool wait)
+{
+    for (;;) {
+        if (b->len == 0)
+            return;
+        struct chunk_slot *s = &b->slots[b->head % b->n_slots];
+        if (s->state != SLOT_DONE) {
+            if (!wait || b->error)
+                return;
+            pthread_cond_wait(&b->changed, &b->mu);
+            continue;
+        }
+        memcpy(b->m->entries[s->entry].chunks[s->chunk_no].id, s->id, REPO_ID_LEN);
+        b->head++;
+        b->len--;
+        wait = false;
+        pthread_cond_broadcast(&b->changed);
+    }
 }
 
 static void backup_id(char *out, size_t len)
@@ -182,12 +262,19 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
     b->buf = rd_malloc(b->buf_cap);
 
     pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->can_push, NULL);
-    pthread_cond_init(&b->can_pop, NULL);
+    pthread_cond_init(&b->changed, NULL);
+    b->n_slots = 2 * (size_t)r->threads + 4;
+    b->slots = rd_calloc(b->n_slots, sizeof *b->slots);
+    for (size_t i = 0; i < b->n_slots; i++)
+        b->slots[i].data = rd_malloc(r->chunk_max);
+    b->full = rd_calloc(MAX_FULL_PACKS, sizeof *b->full);
+    b->workers = rd_calloc((size_t)r->threads, sizeof *b->workers);
+    if (pthread_create(&b->writer, NULL, writer_main, b) != 0) {
+        repo_backup_abort(b);
+        return rd_fail(RD_EINTERNAL, "cannot start the pack writer thread");
+    }
+    b->writer_running = true;
     b->n_workers = r->threads;
-    b->q_cap = 2 * (size_t)r->threads + 2;
-    b->queue = rd_calloc(b->q_cap, sizeof *b->queue);
-    b->workers = rd_calloc((size_t)b->n_workers, sizeof *b->workers);
     for (int i = 0; i < b->n_workers; i++) {
         if (pthread_create(&b->workers[i], NULL, worker_main, b) != 0) {
             b->n_workers = i;
@@ -199,25 +286,45 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
     return 0;
 }
 
-static void stop_workers(repo_backup *b)
+/* Lets the workers finish what is queued (each hands its last partial pack
+ * to the writer as it exits), then waits for the writer. */
+static void stop_threads(repo_backup *b)
 {
     pthread_mutex_lock(&b->mu);
     b->closing = true;
-    pthread_cond_broadcast(&b->can_pop);
+    pthread_cond_broadcast(&b->changed);
     pthread_mutex_unlock(&b->mu);
     for (int i = 0; i < b->n_workers; i++)
         pthread_join(b->workers[i], NULL);
     b->n_workers = 0;
+    pthread_mutex_lock(&b->mu);
+    harvest(b, false);
+    b->writer_done = true;
+    pthread_cond_broadcast(&b->changed);
+    pthread_mutex_unlock(&b->mu);
+    if (b->writer_running)
+        pthread_join(b->writer, NULL);
+    b->writer_running = false;
 }
 
 static void backup_free(repo_backup *b)
 {
-    stop_workers(b);
-    for (size_t i = 0; i < b->q_len; i++)
-        free(b->queue[(b->q_head + i) % b->q_cap].data);
-    free(b->queue);
+    /* Stop the threads without touching the caller's error message. */
+    pthread_mutex_lock(&b->mu);
+    if (!b->error) {
+        b->error = -RD_EINTERNAL;
+        snprintf(b->error_msg, sizeof b->error_msg, "backup abandoned");
+        pthread_cond_broadcast(&b->changed);
+    }
+    pthread_mutex_unlock(&b->mu);
+    stop_threads(b);
+    for (size_t i = 0; i < b->n_slots; i++)
+        free(b->slots[i].data);
+    free(b->slots);
+    for (size_t i = 0; i < b->n_full; i++)
+        repo_pack_builder_free(&b->full[i]);
+    free(b->full);
     free(b->workers);
-    repo_pack_builder_free(&b->pack);
     for (size_t i = 0; i < b->n_written; i++)
         repo_pack_desc_free(&b->written[i]);
     free(b->written);
@@ -225,8 +332,7 @@ static void backup_free(repo_backup *b)
     free(b->buf);
     repo_manifest_free(b->m);
     pthread_mutex_destroy(&b->mu);
-    pthread_cond_destroy(&b->can_push);
-    pthread_cond_destroy(&b->can_pop);
+    pthread_cond_destroy(&b->changed);
     free(b);
 }
 
@@ -241,27 +347,29 @@ const repo_backup_stats *repo_backup_progress(const repo_backup *b)
     return &b->stats;
 }
 
-static int submit_chunk(repo_backup *b, const uint8_t id[REPO_ID_LEN], const uint8_t *data,
-                        uint32_t len)
+/* Queues a chunk of entries[entry]; its id arrives through harvest(). */
+static int submit_chunk(repo_backup *b, size_t entry, const uint8_t *data, uint32_t len)
 {
-    struct chunk_job job;
-    memcpy(job.id, id, REPO_ID_LEN);
-    job.data = rd_malloc(len);
-    memcpy(job.data, data, len);
-    job.len = len;
+    repo_entry *e = &b->m->entries[entry];
+    e->chunks = rd_realloc(e->chunks, (e->n_chunks + 1) * sizeof *e->chunks);
+    e->chunks[e->n_chunks].len = len;
+    uint32_t chunk_no = e->n_chunks++;
+    b->stats.chunks++;
     pthread_mutex_lock(&b->mu);
-    while (b->q_len == b->q_cap && !b->error)
-        pthread_cond_wait(&b->can_push, &b->mu);
+    while (b->len == b->n_slots && !b->error)
+        harvest(b, true);
     int rc = b->error;
     if (rc) {
         rd_fail(rc, "%s", b->error_msg);
-        free(job.data);
     } else {
-        b->queue[(b->q_head + b->q_len) % b->q_cap] = job;
-        b->q_len++;
-        b->stats.new_chunks++;
-        b->stats.new_raw_bytes += len;
-        pthread_cond_signal(&b->can_pop);
+        struct chunk_slot *s = &b->slots[(b->head + b->len) % b->n_slots];
+        memcpy(s->data, data, len);
+        s->len = len;
+        s->entry = entry;
+        s->chunk_no = chunk_no;
+        s->state = SLOT_QUEUED;
+        b->len++;
+        pthread_cond_broadcast(&b->changed);
     }
     pthread_mutex_unlock(&b->mu);
     return rc;
@@ -285,29 +393,9 @@ static repo_entry *append_entry(repo_manifest *m, const repo_entry *meta)
     return e;
 }
 
-static int add_chunk(repo_backup *b, repo_entry *e, size_t *cap, const uint8_t *data, size_t len)
+static int add_file_content(repo_backup *b, size_t entry, repo_read_fn read, void *arg)
 {
-    uint8_t id[REPO_ID_LEN];
-    rd_sha256(data, len, id);
-    if (e->n_chunks == *cap) {
-        *cap = *cap ? 2 * *cap : 16;
-        e->chunks = rd_realloc(e->chunks, *cap * sizeof *e->chunks);
-    }
-    memcpy(e->chunks[e->n_chunks].id, id, REPO_ID_LEN);
-    e->chunks[e->n_chunks++].len = (uint32_t)len;
-    b->stats.chunks++;
-    /* The first sighting in this backup decides; the index answers for the
-     * chunks of earlier backups. */
-    if (!repo_idmap_put(&b->seen, id, 0))
-        return 0;
-    if (repo_index_find(b->r->index, id))
-        return 0;
-    return submit_chunk(b, id, data, (uint32_t)len);
-}
-
-static int add_file_content(repo_backup *b, repo_entry *e, repo_read_fn read, void *arg)
-{
-    size_t start = 0, end = 0, cap = 0;
+    size_t start = 0, end = 0;
     bool eof = false;
     uint64_t total = 0;
     int rc = 0;
@@ -332,10 +420,10 @@ static int add_file_content(repo_backup *b, repo_entry *e, repo_read_fn read, vo
         if (end == start)
             break;
         size_t cut = repo_chunker_next(&b->chunker, b->buf + start, end - start, eof);
-        rc = add_chunk(b, e, &cap, b->buf + start, cut);
+        rc = submit_chunk(b, entry, b->buf + start, (uint32_t)cut);
         start += cut;
     }
-    e->size = total;
+    b->m->entries[entry].size = total;
     if (rc == 0) {
         b->stats.files++;
         b->stats.logical_bytes += total;
@@ -362,13 +450,33 @@ int repo_backup_add(repo_backup *b, const repo_entry *meta, repo_read_fn read, v
     else if (e->type == REPO_ENTRY_SYMLINK)
         b->stats.symlinks++;
     else
-        rc = add_file_content(b, e, read, arg);
+        rc = add_file_content(b, b->m->n_entries - 1, read, arg);
     if (rc < 0) {
-        /* Keep the manifest consistent: the entry is dropped, not half-listed. */
-        repo_entry_clear(e);
-        b->m->n_entries--;
+        /* A failed file fails the backup: nothing after this is committed. */
+        pthread_mutex_lock(&b->mu);
+        set_error(b, rc);
+        pthread_mutex_unlock(&b->mu);
     }
     return rc;
+}
+
+int repo_backup_add_known(repo_backup *b, const repo_entry *meta, const repo_chunk_ref *chunks,
+                          uint32_t n_chunks)
+{
+    int rc = current_error(b);
+    if (rc < 0)
+        return rc;
+    for (uint32_t i = 0; i < n_chunks; i++)
+        if (!repo_index_find(b->r->index, chunks[i].id))
+            return -RD_ENOENT;   /* pruned since: read the file again */
+    repo_entry *e = append_entry(b->m, meta);
+    e->chunks = rd_malloc((n_chunks ? n_chunks : 1) * sizeof *e->chunks);
+    memcpy(e->chunks, chunks, n_chunks * sizeof *chunks);
+    e->n_chunks = n_chunks;
+    b->stats.files++;
+    b->stats.chunks += n_chunks;
+    b->stats.logical_bytes += e->size;
+    return 0;
 }
 
 int repo_backup_set_meta(repo_backup *b, const char *key, const char *value)
@@ -421,15 +529,8 @@ static int write_manifest(repo *r, repo_manifest *m)
 
 int repo_backup_commit(repo_backup *b, repo_backup_info *info)
 {
-    stop_workers(b);
+    stop_threads(b);
     int rc = current_error(b);
-    if (rc == 0 && b->pack.desc.n > 0) {
-        repo_pack_builder last = b->pack;
-        memset(&b->pack, 0, sizeof b->pack);
-        write_pack(b, &last);
-        repo_pack_builder_free(&last);
-        rc = current_error(b);
-    }
     if (rc == 0 && b->n_written > 0)
         rc = repo_index_write(b->r, b->written, b->n_written, NULL);
     if (rc == 0) {

@@ -101,10 +101,11 @@ static void check_pack_data(struct check *c, uint32_t pack_no, const char *path,
     for (size_t i = 0; i < hdr->n; i++) {
         const repo_blob_loc *b = &hdr->blobs[i];
         c->res->chunks_checked++;
+        const uint8_t *plain;
         int rc = (uint64_t)b->offset + b->length > data.len || b->raw_len > c->r->chunk_max
                  ? rd_fail(RD_ECORRUPT, "blob lies outside the pack")
                  : repo_blob_decode(c->r, z, b->id, data.data + b->offset, b->length,
-                                    b->raw_len, out);
+                                    b->raw_len, out, &plain);
         if (rc < 0) {
             char hex[2 * REPO_ID_LEN + 1];
             rd_hex_encode(b->id, REPO_ID_LEN, hex);

@@ -345,6 +345,9 @@ void repo_manifest_encode(const repo_manifest *m, rd_buf *body)
         rd_buf_append_u64(body, (uint64_t)e->mtime_sec);
         rd_buf_append_u32(body, e->mtime_nsec);
         rd_buf_append_u64(body, e->size);
+        rd_buf_append_u64(body, e->ino);
+        rd_buf_append_u64(body, (uint64_t)e->ctime_sec);
+        rd_buf_append_u32(body, e->ctime_nsec);
         rd_buf_append_str(body, e->link_target);
         rd_buf_append_u32(body, e->n_chunks);
         for (uint32_t c = 0; c < e->n_chunks; c++) {
@@ -364,13 +367,17 @@ static int decode_entry(rd_reader *rd, repo_entry *e)
     e->mtime_sec = (int64_t)rd_read_u64(rd);
     e->mtime_nsec = rd_read_u32(rd);
     e->size = rd_read_u64(rd);
+    e->ino = rd_read_u64(rd);
+    e->ctime_sec = (int64_t)rd_read_u64(rd);
+    e->ctime_nsec = rd_read_u32(rd);
     e->link_target = rd_read_str(rd, REPO_PATH_MAX);
     e->n_chunks = rd_read_u32(rd);
     if (rd->bad)
         return rd_fail(RD_ECORRUPT, "manifest entry is truncated");
     if (e->type != REPO_ENTRY_FILE && e->type != REPO_ENTRY_DIR && e->type != REPO_ENTRY_SYMLINK)
         return rd_fail(RD_ECORRUPT, "manifest entry has unknown type %d", (int)e->type);
-    if (repo_path_check(e->path) < 0 || e->mode > 07777 || e->mtime_nsec >= 1000000000u)
+    if (repo_path_check(e->path) < 0 || e->mode > 07777 || e->mtime_nsec >= 1000000000u ||
+        e->ctime_nsec >= 1000000000u)
         return rd_fail(RD_ECORRUPT, "manifest entry '%s' is invalid", e->path);
     if ((e->type != REPO_ENTRY_FILE && e->n_chunks) || (e->type == REPO_ENTRY_SYMLINK &&
                                                         !e->link_target[0]))
@@ -428,8 +435,8 @@ int repo_manifest_decode(const uint8_t *body, size_t len, repo_manifest **out)
         in->n_meta++;
     }
     uint64_t n = rd_read_u64(&rd);
-    /* Each entry takes at least 45 bytes: a count beyond that is damage. */
-    if (rd.bad || n > rd.left / 45) {
+    /* Each entry takes at least 65 bytes: a count beyond that is damage. */
+    if (rd.bad || n > rd.left / 65) {
         rc = rd_fail(RD_ECORRUPT, "manifest is truncated");
         goto out;
     }

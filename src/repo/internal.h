@@ -108,12 +108,15 @@ void repo_entry_clear(repo_entry *e);
 #define REPO_PACK_MAGIC "RDPK"
 #define REPO_PACK_TRAILER 8
 
-/* Encodes one chunk as a blob (compressed when it helps, sealed when encrypted). */
+/* Encodes one chunk as a blob (compressed when it helps, sealed when
+ * encrypted) and appends it to out; scratch is working space. */
 int repo_blob_encode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *data,
-                     size_t len, rd_buf *out);
-/* Decodes and verifies a blob against its id; out gets raw_len bytes. */
-int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *blob,
-                     size_t len, uint32_t raw_len, uint8_t *out);
+                     size_t len, rd_buf *scratch, rd_buf *out, size_t *blob_len);
+/* Decodes and verifies a blob against its id. The blob is decrypted in
+ * place (its bytes are clobbered); *data then points at the raw_len verified
+ * bytes, either inside the blob or in out (raw_len bytes of room). */
+int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *blob,
+                     size_t len, uint32_t raw_len, uint8_t *out, const uint8_t **data);
 
 /* Builds a pack in memory. */
 typedef struct repo_pack_builder {
@@ -122,20 +125,27 @@ typedef struct repo_pack_builder {
     size_t cap_blobs;
 } repo_pack_builder;
 
+/* Copies a blob into the pack. */
 void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
                            const uint8_t *blob, size_t len, uint32_t raw_len);
+/* Records a blob already appended to pb->data (its last len bytes). */
+void repo_pack_builder_note(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN], size_t len,
+                            uint32_t raw_len);
 /* Appends the header, names the pack by its hash and stores it durably.
  * On success pb->desc describes the pack (caller takes it); pb is reset. */
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out);
 void repo_pack_builder_free(repo_pack_builder *pb);
 
+/* Opens and validates a sealed pack header of a pack of pack_size bytes. */
+int repo_pack_header_parse(const uint8_t *key, const uint8_t *sealed, size_t len,
+                           uint64_t pack_size, repo_pack_desc *out);
 /* Reads and decodes the header at the end of a pack whose size is known. */
 int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_desc *out);
 void repo_pack_path(const uint8_t id[REPO_ID_LEN], char out[80]);
 int repo_pack_id_from_path(const char *rel, uint8_t id[REPO_ID_LEN]);
-/* Reads, decodes and verifies one chunk. */
+/* Reads, decodes and verifies one chunk; *data as for repo_blob_decode. */
 int repo_chunk_read(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *out,
-                    uint32_t expect_len, rd_buf *scratch);
+                    uint32_t expect_len, rd_buf *scratch, const uint8_t **data);
 
 /* ------------------------------------------------------------- chunker -- */
 
@@ -172,6 +182,17 @@ struct repo {
     bool lock_stop;
 };
 
+/* A key file (keys/ID): scrypt parameters, salt and the sealed data key. */
+typedef struct repo_keyfile {
+    uint64_t n;
+    uint32_t r, p;
+    uint8_t salt[32];
+    uint8_t wrapped[RD_AEAD_KEY_LEN + RD_AEAD_OVERHEAD];
+} repo_keyfile;
+
+/* Parses and validates a key file; -RD_ECORRUPT when malformed. */
+int repo_keyfile_parse(const uint8_t *text, size_t len, repo_keyfile *out);
+
 int repo_index_ensure(repo *r);
 /* Lists the object names under dir (relative to it), sorted. */
 int repo_list_sorted(repo *r, const char *dir, char ***out, size_t *n);
@@ -179,6 +200,10 @@ int repo_list_sorted(repo *r, const char *dir, char ***out, size_t *n);
 int repo_snapshot_ids(repo *r, char ***ids, size_t *n);
 void repo_strv_free(char **v, size_t n);
 int repo_manifest_load_path(repo *r, const char *id, repo_manifest **out);
+/* Adds a file whose chunks are already known (unchanged since the parent
+ * backup); they must all be in the index. */
+int repo_backup_add_known(repo_backup *b, const repo_entry *meta, const repo_chunk_ref *chunks,
+                          uint32_t n_chunks);
 const uint8_t *repo_key_or_null(const repo *r);
 
 #endif

@@ -26,33 +26,42 @@ const uint8_t *repo_key_or_null(const repo *r)
 }
 
 int repo_blob_encode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *data,
-                     size_t len, rd_buf *out)
+                     size_t len, rd_buf *scratch, rd_buf *out, size_t *blob_len)
 {
-    rd_buf_reset(out);
-    size_t bound = 1 + rd_zstd_bound(len) + RD_AEAD_OVERHEAD;
-    rd_buf_reserve(out, 2 * bound);
-    /* Plaintext goes in the second half of the buffer when it must be sealed. */
-    uint8_t *pt = r->encrypted ? out->data + bound : out->data;
+    size_t bound = 1 + rd_zstd_bound(len);
+    rd_buf_reserve(out, bound + RD_AEAD_OVERHEAD);
+    /* Compress straight into the output when it is stored as is. */
+    uint8_t *pt = out->data + out->len;
+    if (r->encrypted) {
+        rd_buf_reserve(scratch, bound);
+        pt = scratch->data;
+    }
     size_t clen = 0;
     int rc = rd_zstd_compress(zstd, data, len, pt + 1, bound - 1, &clen);
     if (rc < 0)
         return rc;
     /* Keep the raw bytes when compression saves under 3%. */
-    if (clen + clen / 32 >= len) {
-        pt[0] = BLOB_RAW;
-        memcpy(pt + 1, data, len);
-        clen = len;
-    } else {
-        pt[0] = BLOB_ZSTD;
-    }
+    bool raw = clen + clen / 32 >= len;
+    static const uint8_t flag_raw = BLOB_RAW;
+    pt[0] = raw ? BLOB_RAW : BLOB_ZSTD;
+    size_t n;
     if (!r->encrypted) {
-        out->len = clen + 1;
-        return 0;
+        if (raw)
+            memcpy(pt + 1, data, len);
+        n = 1 + (raw ? len : clen);
+    } else if (raw) {
+        rc = rd_aead_seal2(r->key, id, REPO_ID_LEN, &flag_raw, 1, data, len,
+                           out->data + out->len);
+        n = 1 + len + RD_AEAD_OVERHEAD;
+    } else {
+        rc = rd_aead_seal(r->key, id, REPO_ID_LEN, pt, 1 + clen, out->data + out->len);
+        n = 1 + clen + RD_AEAD_OVERHEAD;
     }
-    rc = rd_aead_seal(r->key, id, REPO_ID_LEN, pt, clen + 1, out->data);
-    if (rc == 0)
-        out->len = clen + 1 + RD_AEAD_OVERHEAD;
-    return rc;
+    if (rc < 0)
+        return rc;
+    out->len += n;
+    *blob_len = n;
+    return 0;
 }
 
 static char *id_hex(const uint8_t id[REPO_ID_LEN], char out[2 * REPO_ID_LEN + 1])
@@ -61,47 +70,43 @@ static char *id_hex(const uint8_t id[REPO_ID_LEN], char out[2 * REPO_ID_LEN + 1]
     return out;
 }
 
-int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], const uint8_t *blob,
-                     size_t len, uint32_t raw_len, uint8_t *out)
+int repo_blob_decode(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *blob,
+                     size_t len, uint32_t raw_len, uint8_t *out, const uint8_t **data)
 {
     char hex[2 * REPO_ID_LEN + 1];
-    rd_buf opened = RD_BUF_INIT;
     const uint8_t *pt = blob;
     size_t ptlen = len;
-    int rc = 0;
     if (r->encrypted) {
         if (len < RD_AEAD_OVERHEAD + 1)
             return rd_fail(RD_ECORRUPT, "chunk %s is truncated", id_hex(id, hex));
-        rd_buf_reserve(&opened, len);
-        if (rd_aead_open(r->key, id, REPO_ID_LEN, blob, len, opened.data) < 0) {
-            rc = rd_fail(RD_ECORRUPT, "chunk %s failed authentication", id_hex(id, hex));
-            goto out;
-        }
-        pt = opened.data;
+        /* GCM decrypts in place: the plaintext lands where the ciphertext was. */
+        uint8_t *ct = blob + RD_AEAD_NONCE_LEN;
+        if (rd_aead_open(r->key, id, REPO_ID_LEN, blob, len, ct) < 0)
+            return rd_fail(RD_ECORRUPT, "chunk %s failed authentication", id_hex(id, hex));
+        pt = ct;
         ptlen = len - RD_AEAD_OVERHEAD;
     }
+    int rc = 0;
     if (ptlen < 1) {
         rc = rd_fail(RD_ECORRUPT, "chunk %s is empty", id_hex(id, hex));
     } else if (pt[0] == BLOB_RAW) {
         if (ptlen - 1 != raw_len)
             rc = rd_fail(RD_ECORRUPT, "chunk %s has the wrong length", id_hex(id, hex));
-        else
-            memcpy(out, pt + 1, raw_len);
+        *data = pt + 1;
     } else if (pt[0] == BLOB_ZSTD) {
         rc = rd_zstd_decompress(zstd, pt + 1, ptlen - 1, out, raw_len);
         if (rc < 0)
             rc = rd_fail(RD_ECORRUPT, "chunk %s does not decompress", id_hex(id, hex));
+        *data = out;
     } else {
         rc = rd_fail(RD_ECORRUPT, "chunk %s has unknown encoding %d", id_hex(id, hex), pt[0]);
     }
     if (rc == 0) {
         uint8_t sum[RD_SHA256_LEN];
-        rd_sha256(out, raw_len, sum);
+        rd_sha256(*data, raw_len, sum);
         if (memcmp(sum, id, REPO_ID_LEN) != 0)
             rc = rd_fail(RD_ECORRUPT, "chunk %s does not match its hash", id_hex(id, hex));
     }
-out:
-    rd_buf_free(&opened);
     return rc;
 }
 
@@ -120,8 +125,8 @@ int repo_pack_id_from_path(const char *rel, uint8_t id[REPO_ID_LEN])
     return rd_hex_decode(rel + 3, id, REPO_ID_LEN);
 }
 
-void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
-                           const uint8_t *blob, size_t len, uint32_t raw_len)
+void repo_pack_builder_note(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN], size_t len,
+                            uint32_t raw_len)
 {
     if (pb->desc.n == pb->cap_blobs) {
         pb->cap_blobs = pb->cap_blobs ? 2 * pb->cap_blobs : 64;
@@ -129,10 +134,16 @@ void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
     }
     repo_blob_loc *b = &pb->desc.blobs[pb->desc.n++];
     memcpy(b->id, id, REPO_ID_LEN);
-    b->offset = (uint32_t)pb->data.len;
+    b->offset = (uint32_t)(pb->data.len - len);
     b->length = (uint32_t)len;
     b->raw_len = raw_len;
+}
+
+void repo_pack_builder_add(repo_pack_builder *pb, const uint8_t id[REPO_ID_LEN],
+                           const uint8_t *blob, size_t len, uint32_t raw_len)
+{
     rd_buf_append(&pb->data, blob, len);
+    repo_pack_builder_note(pb, id, len, raw_len);
 }
 
 int repo_pack_builder_finish(repo *r, repo_pack_builder *pb, repo_pack_desc *out)
@@ -172,52 +183,58 @@ void repo_pack_builder_free(repo_pack_builder *pb)
     pb->cap_blobs = 0;
 }
 
+int repo_pack_header_parse(const uint8_t *key, const uint8_t *sealed, size_t len,
+                           uint64_t pack_size, repo_pack_desc *out)
+{
+    rd_buf body = RD_BUF_INIT;
+    repo_pack_desc *packs = NULL;
+    size_t n = 0;
+    int rc = repo_envelope_open(key, REPO_FILE_PACKHDR, sealed, len, &body);
+    if (rc == 0)
+        rc = repo_packs_decode(body.data, body.len, &packs, &n);
+    rd_buf_free(&body);
+    if (rc < 0)
+        return rc;
+    uint64_t blobs_end = 0;
+    if (n == 1 && packs[0].n)
+        blobs_end = (uint64_t)packs[0].blobs[packs[0].n - 1].offset +
+                    packs[0].blobs[packs[0].n - 1].length;
+    if (n != 1)
+        rc = rd_fail(RD_ECORRUPT, "header lists %zu packs", n);
+    else if (blobs_end + len + REPO_PACK_TRAILER != pack_size)
+        rc = rd_fail(RD_ECORRUPT, "header does not match the pack's size");
+    if (rc == 0) {
+        *out = packs[0];
+        packs[0].blobs = NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        repo_pack_desc_free(&packs[i]);
+    free(packs);
+    return rc;
+}
+
 int repo_pack_read_header(repo *r, const char *path, uint64_t size, repo_pack_desc *out)
 {
     if (size < REPO_PACK_TRAILER)
         return rd_fail(RD_ECORRUPT, "pack %s is too short to be a pack", path);
-    rd_buf buf = RD_BUF_INIT, body = RD_BUF_INIT;
+    rd_buf buf = RD_BUF_INIT;
     int rc = repo_storage_get(r->st, path, size - REPO_PACK_TRAILER, REPO_PACK_TRAILER, &buf);
+    uint32_t hlen = rc == 0 ? rd_get_u32(buf.data) : 0;
+    if (rc == 0 && (memcmp(buf.data + 4, REPO_PACK_MAGIC, 4) != 0 ||
+                    hlen > size - REPO_PACK_TRAILER))
+        rc = rd_fail(RD_ECORRUPT, "damaged trailer");
+    if (rc == 0)
+        rc = repo_storage_get(r->st, path, size - REPO_PACK_TRAILER - hlen, hlen, &buf);
+    if (rc == 0)
+        rc = repo_pack_header_parse(repo_key_or_null(r), buf.data, buf.len, size, out);
     if (rc < 0)
-        goto out;
-    uint32_t hlen = rd_get_u32(buf.data);
-    if (memcmp(buf.data + 4, REPO_PACK_MAGIC, 4) != 0 || hlen > size - REPO_PACK_TRAILER) {
-        rc = rd_fail(RD_ECORRUPT, "pack %s has a damaged trailer", path);
-        goto out;
-    }
-    rc = repo_storage_get(r->st, path, size - REPO_PACK_TRAILER - hlen, hlen, &buf);
-    if (rc == 0)
-        rc = repo_envelope_open(repo_key_or_null(r), REPO_FILE_PACKHDR, buf.data, buf.len, &body);
-    repo_pack_desc *packs = NULL;
-    size_t n = 0;
-    if (rc == 0)
-        rc = repo_packs_decode(body.data, body.len, &packs, &n);
-    if (rc == 0 && n != 1) {
-        rc = rd_fail(RD_ECORRUPT, "pack %s header lists %zu packs", path, n);
-    } else if (rc == 0) {
-        uint64_t blobs_end = packs[0].n ? (uint64_t)packs[0].blobs[packs[0].n - 1].offset +
-                                          packs[0].blobs[packs[0].n - 1].length : 0;
-        if (blobs_end != size - REPO_PACK_TRAILER - hlen)
-            rc = rd_fail(RD_ECORRUPT, "pack %s header does not match its size", path);
-    }
-    if (rc == 0) {
-        *out = packs[0];
-        free(packs);
-        packs = NULL;
-    } else {
         rd_fail_wrap(rc, "pack %s", path);
-    }
-    for (size_t i = 0; packs && i < n; i++)
-        repo_pack_desc_free(&packs[i]);
-    free(packs);
-out:
     rd_buf_free(&buf);
-    rd_buf_free(&body);
     return rc;
 }
 
 int repo_chunk_read(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t *out,
-                    uint32_t expect_len, rd_buf *scratch)
+                    uint32_t expect_len, rd_buf *scratch, const uint8_t **data)
 {
     char hex[2 * REPO_ID_LEN + 1];
     const repo_chunk_loc *loc = repo_index_find(r->index, id);
@@ -235,7 +252,7 @@ int repo_chunk_read(repo *r, void *zstd, const uint8_t id[REPO_ID_LEN], uint8_t 
                        id_hex(id, hex));
     if (rc < 0)
         return rc;
-    rc = repo_blob_decode(r, zstd, id, scratch->data, scratch->len, loc->raw_len, out);
+    rc = repo_blob_decode(r, zstd, id, scratch->data, scratch->len, loc->raw_len, out, data);
     if (rc < 0)
         return rd_fail_wrap(rc, "pack %s", path);
     return 0;

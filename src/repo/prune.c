@@ -101,16 +101,19 @@ static int repack(repo *r, const repo_idmap *used, const bool *selected, repo_pa
         char path[80];
         repo_pack_path(ix->pack_ids[l->pack], path);
         rc = repo_storage_get(r->st, path, l->offset, l->length, &blob);
-        /* Verify before copying: prune must never spread damage. */
-        if (rc == 0 && l->raw_len <= r->chunk_max)
-            rc = repo_blob_decode(r, z, id, blob.data, blob.len, l->raw_len, raw);
-        else if (rc == 0)
+        if (rc == 0 && l->raw_len > r->chunk_max)
             rc = rd_fail(RD_ECORRUPT, "chunk in %s is larger than the repository allows", path);
+        /* The sealed blob is copied as it is, then verified (decoding works in
+         * place): prune must never spread damage. */
+        const uint8_t *plain;
+        if (rc == 0) {
+            repo_pack_builder_add(&pb, id, blob.data, blob.len, l->raw_len);
+            rc = repo_blob_decode(r, z, id, blob.data, blob.len, l->raw_len, raw, &plain);
+        }
         if (rc < 0) {
             rd_fail_wrap(rc, "repacking %s (run 'radiant repo check --read-data')", path);
             break;
         }
-        repo_pack_builder_add(&pb, id, blob.data, blob.len, l->raw_len);
         if (pb.data.len >= REPO_PACK_TARGET) {
             written = rd_realloc(written, (n_written + 1) * sizeof *written);
             rc = repo_pack_builder_finish(r, &pb, &written[n_written]);

@@ -216,35 +216,45 @@ static int parse_config(repo *r, const rd_buf *text)
     return rc;
 }
 
+int repo_keyfile_parse(const uint8_t *text, size_t len, repo_keyfile *out)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_int_t n = 0, kr = 0, kp = 0;
+    const char *salt_hex = NULL, *wrapped_hex = NULL, *kdf = NULL;
+    int ok = doc && json_unpack(doc, "{s:s,s:I,s:I,s:I,s:s,s:s}", "kdf", &kdf, "n", &n, "r", &kr,
+                                "p", &kp, "salt", &salt_hex, "data_key", &wrapped_hex) == 0 &&
+             strcmp(kdf, "scrypt") == 0 && n >= 2 && n <= (1 << 22) && !(n & (n - 1)) &&
+             kr >= 1 && kr <= 64 && kp >= 1 && kp <= 16 &&
+             rd_hex_decode(salt_hex, out->salt, sizeof out->salt) == 0 &&
+             rd_hex_decode(wrapped_hex, out->wrapped, sizeof out->wrapped) == 0;
+    json_decref(doc);
+    if (!ok)
+        return rd_fail(RD_ECORRUPT, "key file is damaged");
+    out->n = (uint64_t)n;
+    out->r = (uint32_t)kr;
+    out->p = (uint32_t)kp;
+    return 0;
+}
+
 /* Tries one key file; -RD_EPASS when the passphrase does not open it. */
 static int key_file_try(repo *r, const char *path, const char *pass)
 {
     rd_buf text = RD_BUF_INIT;
+    repo_keyfile kf;
+    uint8_t kek[RD_AEAD_KEY_LEN];
     int rc = repo_storage_get(r->st, path, 0, 0, &text);
-    if (rc < 0)
-        return rc;
-    json_error_t jerr;
-    json_t *doc = json_loadb((const char *)text.data, text.len, 0, &jerr);
+    if (rc == 0 && repo_keyfile_parse(text.data, text.len, &kf) < 0)
+        rc = rd_fail(RD_ECORRUPT, "key file %s is damaged", path);
     rd_buf_free(&text);
-    json_int_t n = 0, kr = 0, kp = 0;
-    const char *salt_hex = NULL, *wrapped_hex = NULL, *kdf = NULL;
-    uint8_t salt[32], wrapped[RD_AEAD_KEY_LEN + RD_AEAD_OVERHEAD], kek[RD_AEAD_KEY_LEN];
-    if (!doc || json_unpack(doc, "{s:s,s:I,s:I,s:I,s:s,s:s}", "kdf", &kdf, "n", &n, "r", &kr,
-                            "p", &kp, "salt", &salt_hex, "data_key", &wrapped_hex) != 0 ||
-        strcmp(kdf, "scrypt") != 0 || n < 2 || n > (1 << 22) || (n & (n - 1)) || kr < 1 ||
-        kr > 64 || kp < 1 || kp > 16 || rd_hex_decode(salt_hex, salt, sizeof salt) < 0 ||
-        rd_hex_decode(wrapped_hex, wrapped, sizeof wrapped) < 0) {
-        json_decref(doc);
-        return rd_fail(RD_ECORRUPT, "key file %s is damaged", path);
-    }
-    json_decref(doc);
-    rc = rd_scrypt(pass, strlen(pass), salt, sizeof salt, (uint64_t)n, (uint32_t)kr,
-                   (uint32_t)kp, kek, sizeof kek);
-    if (rc < 0)
-        return rc;
-    if (rd_aead_open(kek, KEY_AAD, strlen(KEY_AAD), wrapped, sizeof wrapped, r->key) < 0)
-        return -RD_EPASS;
-    return 0;
+    if (rc == 0)
+        rc = rd_scrypt(pass, strlen(pass), kf.salt, sizeof kf.salt, kf.n, kf.r, kf.p, kek,
+                       sizeof kek);
+    if (rc == 0 && rd_aead_open(kek, KEY_AAD, strlen(KEY_AAD), kf.wrapped, sizeof kf.wrapped,
+                                r->key) < 0)
+        rc = -RD_EPASS;
+    memset(kek, 0, sizeof kek);
+    return rc;
 }
 
 static int unlock(repo *r, const char *pass, char **used_key)

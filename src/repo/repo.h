@@ -33,6 +33,7 @@
 #define REPO_ID_LEN 32
 
 typedef struct repo repo;
+typedef struct repo_manifest repo_manifest;
 
 /* ---------------------------------------------------------- open, init -- */
 
@@ -87,6 +88,11 @@ typedef struct repo_entry {
     int64_t mtime_sec;
     uint32_t mtime_nsec;
     uint64_t size;
+    /* Change detection against the previous backup of the same tree; zero
+     * when the source has no such notion (tar streams). */
+    uint64_t ino;
+    int64_t ctime_sec;
+    uint32_t ctime_nsec;
     char *link_target;           /* symlinks */
     uint32_t n_chunks;
     repo_chunk_ref *chunks;
@@ -147,6 +153,10 @@ const repo_backup_stats *repo_backup_progress(const repo_backup *b);
 
 typedef struct repo_dir_options {
     bool skip_unreadable;        /* warn and continue instead of failing */
+    /* The previous backup of the same tree, or NULL. A regular file whose
+     * size, mtime, ctime and inode are unchanged since then is not read
+     * again: its chunks are taken from the parent (when all still exist). */
+    const repo_manifest *parent;
 } repo_dir_options;
 
 /* Walks a directory tree into b: regular files, directories, symlinks.
@@ -158,11 +168,15 @@ int repo_backup_add_tar(repo_backup *b, int fd, const char *prefix);
 
 /* ------------------------------------------------------ listing, manifests -- */
 
+/* The newest backup whose source and kind match, for repo_dir_options.parent;
+ * *out is NULL (and 0 returned) when there is none. */
+int repo_manifest_load_parent(repo *r, const char *source, const char *kind,
+                              repo_manifest **out);
+
 /* All backups, oldest first. */
 int repo_backup_list(repo *r, repo_backup_info **out, size_t *n);
 void repo_backup_list_free(repo_backup_info *list, size_t n);
 
-typedef struct repo_manifest repo_manifest;
 /* id may be a unique prefix of a backup id, or "latest". */
 int repo_manifest_load(repo *r, const char *id, repo_manifest **out);
 void repo_manifest_free(repo_manifest *m);

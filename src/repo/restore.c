@@ -75,11 +75,12 @@ static int run_job(struct restore *rs, const struct restore_job *job, void *zstd
     uint64_t off = job->offset;
     for (uint32_t i = 0; rc == 0 && i < job->count; i++) {
         const repo_chunk_ref *c = &e->chunks[job->first + i];
+        const uint8_t *data = NULL;
         if (c->len > rs->r->chunk_max)
             rc = rd_fail(RD_ECORRUPT, "a chunk of %s is larger than the repository allows",
                          e->path);
         else
-            rc = repo_chunk_read(rs->r, zstd, c->id, chunk_buf, c->len, scratch);
+            rc = repo_chunk_read(rs->r, zstd, c->id, chunk_buf, c->len, scratch, &data);
         if (rc < 0) {
             rd_fail_wrap(rc, "restoring %s", e->path);
             pthread_mutex_lock(&rs->mu);
@@ -87,8 +88,8 @@ static int run_job(struct restore *rs, const struct restore_job *job, void *zstd
             pthread_mutex_unlock(&rs->mu);
             break;
         }
-        if (!all_zero(chunk_buf, c->len))
-            rc = rd_fs_pwrite_full(fd, chunk_buf, c->len, off);
+        if (!all_zero(data, c->len))
+            rc = rd_fs_pwrite_full(fd, data, c->len, off);
         if (rc < 0)
             rd_fail_wrap(rc, "%s", path);
         off += c->len;
@@ -362,9 +363,10 @@ int repo_restore_entry(repo *r, const repo_entry *e, repo_write_fn write, void *
                          e->path);
             break;
         }
-        rc = repo_chunk_read(r, z, e->chunks[i].id, buf, e->chunks[i].len, &scratch);
+        const uint8_t *data;
+        rc = repo_chunk_read(r, z, e->chunks[i].id, buf, e->chunks[i].len, &scratch, &data);
         if (rc == 0)
-            rc = write(arg, buf, e->chunks[i].len);
+            rc = write(arg, data, e->chunks[i].len);
     }
     free(buf);
     rd_buf_free(&scratch);

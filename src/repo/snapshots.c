@@ -78,6 +78,25 @@ int repo_manifest_load(repo *r, const char *id, repo_manifest **out)
     return rc;
 }
 
+int repo_manifest_load_parent(repo *r, const char *source, const char *kind,
+                              repo_manifest **out)
+{
+    repo_backup_info *list = NULL;
+    size_t n = 0;
+    *out = NULL;
+    int rc = repo_backup_list(r, &list, &n);
+    if (rc < 0)
+        return rc;
+    for (size_t i = n; i-- > 0;) {
+        if (strcmp(list[i].source, source) == 0 && strcmp(list[i].kind, kind) == 0) {
+            rc = repo_manifest_load_path(r, list[i].id, out);
+            break;
+        }
+    }
+    repo_backup_list_free(list, n);
+    return rc;
+}
+
 int repo_backup_list(repo *r, repo_backup_info **out, size_t *n_out)
 {
     char **ids = NULL;

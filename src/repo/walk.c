@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,62 @@ struct walk {
     const char *root;
     const repo_dir_options *opts;
     uint64_t skipped;
+    /* Regular files of the parent backup by path: open addressing on a
+     * string hash, values are entry indexes. */
+    size_t *parent_slots;
+    size_t parent_cap;
 };
+
+static uint64_t path_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static void parent_map_build(struct walk *w)
+{
+    const repo_manifest *p = w->opts ? w->opts->parent : NULL;
+    if (!p)
+        return;
+    w->parent_cap = 16;
+    while (w->parent_cap < 2 * repo_manifest_count(p))
+        w->parent_cap *= 2;
+    w->parent_slots = rd_malloc(w->parent_cap * sizeof *w->parent_slots);
+    for (size_t i = 0; i < w->parent_cap; i++)
+        w->parent_slots[i] = SIZE_MAX;
+    for (size_t i = 0; i < repo_manifest_count(p); i++) {
+        const repo_entry *e = repo_manifest_entry(p, i);
+        if (e->type != REPO_ENTRY_FILE)
+            continue;
+        size_t k = (size_t)path_hash(e->path) & (w->parent_cap - 1);
+        while (w->parent_slots[k] != SIZE_MAX)
+            k = (k + 1) & (w->parent_cap - 1);
+        w->parent_slots[k] = i;
+    }
+}
+
+/* The parent's entry for rel when the file is unchanged since, else NULL. */
+static const repo_entry *parent_unchanged(struct walk *w, const char *rel, const struct stat *st)
+{
+    if (!w->parent_slots)
+        return NULL;
+    const repo_manifest *p = w->opts->parent;
+    for (size_t k = (size_t)path_hash(rel) & (w->parent_cap - 1);
+         w->parent_slots[k] != SIZE_MAX; k = (k + 1) & (w->parent_cap - 1)) {
+        const repo_entry *e = repo_manifest_entry(p, w->parent_slots[k]);
+        if (strcmp(e->path, rel) != 0)
+            continue;
+        bool same = e->size == (uint64_t)st->st_size && e->ino == (uint64_t)st->st_ino &&
+                    e->mtime_sec == st->st_mtim.tv_sec &&
+                    e->mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
+                    e->ctime_sec == st->st_ctim.tv_sec &&
+                    e->ctime_nsec == (uint32_t)st->st_ctim.tv_nsec;
+        return same ? e : NULL;
+    }
+    return NULL;
+}
 
 static ssize_t fd_read(void *arg, void *buf, size_t len)
 {
@@ -45,6 +101,9 @@ static void entry_from_stat(repo_entry *e, const char *path, const struct stat *
     e->mtime_sec = st->st_mtim.tv_sec;
     e->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
     e->size = (uint64_t)st->st_size;
+    e->ino = (uint64_t)st->st_ino;
+    e->ctime_sec = st->st_ctim.tv_sec;
+    e->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 }
 
 /* An entry we could not read: fatal unless the user asked to skip them. */
@@ -104,11 +163,17 @@ static int walk_one(struct walk *w, int dirfd, const char *name, const char *rel
         RD_INFO("leaving out %s/%s: not a regular file, directory or symlink", w->root, rel);
         return 0;
     }
+    e.type = REPO_ENTRY_FILE;
+    const repo_entry *prev = parent_unchanged(w, rel, &st);
+    if (prev) {
+        int rc = repo_backup_add_known(w->b, &e, prev->chunks, prev->n_chunks);
+        if (rc != -RD_ENOENT)
+            return rc;
+    }
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return errno == ENOENT ? 0 : unreadable(w, rel, errno);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    e.type = REPO_ENTRY_FILE;
     int rc = repo_backup_add(w->b, &e, fd_read, &fd);
     close(fd);
     if (rc < 0)
@@ -176,8 +241,12 @@ int repo_backup_add_tree(repo_backup *b, const char *dir, const repo_dir_options
     entry_from_stat(&root, ".", &st);
     root.type = REPO_ENTRY_DIR;
     int rc = repo_backup_add(b, &root, NULL, NULL);
-    if (rc == 0)
-        return walk_dir(&w, fd, ".");
-    close(fd);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    parent_map_build(&w);
+    rc = walk_dir(&w, fd, ".");
+    free(w.parent_slots);
     return rc;
 }
