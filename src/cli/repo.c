@@ -363,13 +363,13 @@ static int cmd_list(cli_ctx *ctx, int argc, char **argv)
             json_array_append_new(arr, backup_json(&list[i]));
         cli_print_json(json_pack("{s:o}", "backups", arr));
     } else if (rc == 0) {
-        printf("%-26s %-10s %-20s %10s %12s  %s\n", "ID", "KIND", "STARTED", "FILES", "SIZE",
+        printf("%-33s %-10s %-20s %10s %12s  %s\n", "ID", "KIND", "STARTED", "FILES", "SIZE",
                "LABEL");
         for (size_t i = 0; i < n; i++) {
             char start[32], size[32];
             time_iso(list[i].start_us, start);
             cli_format_bytes((double)list[i].stats.logical_bytes, size, sizeof size);
-            printf("%-26s %-10s %-20s %10llu %12s  %s\n", list[i].id, list[i].kind, start,
+            printf("%-33s %-10s %-20s %10llu %12s  %s\n", list[i].id, list[i].kind, start,
                    (unsigned long long)list[i].stats.files, size, list[i].label);
         }
     }
@@ -542,6 +542,37 @@ static int cmd_prune(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+static int cmd_repair(cli_ctx *ctx, int argc, char **argv)
+{
+    struct repo_args a;
+    repo *r = NULL;
+    repo_repair_stats s;
+    int rc = parse_args("repair", argc, argv, "repo", &a);
+    if (rc == 0)
+        rc = open_repo(ctx, &a, &r);
+    if (rc == 0)
+        rc = repo_lock(r, true);
+    if (rc == 0)
+        rc = repo_repair(r, &s);
+    if (rc == 0)
+        cli_event(ctx, "repository", a.repo, "repair", "repair re-indexed %llu pack(s), removed "
+                  "%llu damaged index file(s)", (unsigned long long)s.packs_reindexed,
+                  (unsigned long long)s.indexes_removed);
+    if (rc == 0 && ctx->output == CLI_OUTPUT_JSON) {
+        cli_print_json(json_pack("{s:{s:I,s:I,s:I}}", "repair",
+                                 "indexes_removed", (json_int_t)s.indexes_removed,
+                                 "packs_reindexed", (json_int_t)s.packs_reindexed,
+                                 "packs_unreadable", (json_int_t)s.packs_unreadable));
+    } else if (rc == 0) {
+        printf("repaired repository %s: %llu pack(s) re-indexed from their headers, %llu "
+               "damaged index file(s) removed, %llu pack(s) unreadable\n", repo_name(r),
+               (unsigned long long)s.packs_reindexed, (unsigned long long)s.indexes_removed,
+               (unsigned long long)s.packs_unreadable);
+    }
+    repo_close(r);
+    return rc;
+}
+
 static int cmd_change_passphrase(cli_ctx *ctx, int argc, char **argv)
 {
     struct repo_args a;
@@ -604,6 +635,8 @@ static const cli_command repo_commands[] = {
       cmd_forget },
     { "prune", "remove data no backup references; repack mostly-dead packs", "--repo NAME",
       cmd_prune },
+    { "repair", "rebuild damaged or lost index files from the packs' own headers",
+      "--repo NAME", cmd_repair },
     { "change-passphrase", "re-wrap the repository key under a new passphrase",
       "--repo NAME --new-passphrase-file FILE", cmd_change_passphrase },
     { NULL, NULL, NULL, NULL },

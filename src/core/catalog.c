@@ -2,6 +2,7 @@
  * edit one that has shipped, add the next number instead. */
 #include "core/catalog.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -9,6 +10,9 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
+
+/* How long to wait for another process's lock before giving up. */
+#define RD_CATALOG_BUSY_MS 30000
 
 struct rd_catalog {
     sqlite3 *db;
@@ -38,30 +42,71 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return 0;
 }
 
-static int migrate(rd_catalog *cat)
+static int read_version(sqlite3 *db, int *version)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(cat->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return rd_fail(RD_EIO, "catalog: %s", sqlite3_errmsg(cat->db));
-    cat->version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return rd_fail(RD_EIO, "catalog: %s", sqlite3_errmsg(db));
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    else
+        rc = rd_fail(RD_EIO, "catalog: cannot read the schema version: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* Several processes may open a new catalog at the same moment (serve starting
+ * while PostgreSQL already runs `radiant wal push`), so the version that
+ * decides whether a migration runs is read again under the write lock that
+ * the migration holds; reading it before BEGIN would let two processes both
+ * apply migration N, and the second fail with "table already exists". */
+static int migrate(rd_catalog *cat)
+{
     int latest = (int)(sizeof migrations / sizeof migrations[0]);
-    if (cat->version > latest)
-        return rd_fail(RD_ECONFIG, "catalog schema version %d is newer than this radiant "
-                       "knows (%d); upgrade radiant", cat->version, latest);
-    while (cat->version < latest) {
+    int rc = read_version(cat->db, &cat->version);
+    while (rc == 0 && cat->version < latest) {
+        rc = exec_sql(cat->db, "BEGIN IMMEDIATE");
+        if (rc < 0)
+            break;
+        rc = read_version(cat->db, &cat->version);
         int next = cat->version + 1;
-        char *sql = rd_asprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;",
-                                migrations[next - 1], next);
-        int rc = exec_sql(cat->db, sql);
-        free(sql);
-        if (rc < 0) {
-            exec_sql(cat->db, "ROLLBACK");
-            return rd_fail_wrap(rc, "migration %d", next);
+        bool apply = rc == 0 && cat->version < latest;   /* else another process did */
+        if (apply) {
+            char *sql = rd_asprintf("%s PRAGMA user_version = %d;", migrations[next - 1], next);
+            rc = exec_sql(cat->db, sql);
+            free(sql);
+            if (rc < 0)
+                rc = rd_fail_wrap(rc, "migration %d", next);
         }
-        cat->version = next;
+        if (rc == 0)
+            rc = exec_sql(cat->db, "COMMIT");
+        if (rc < 0) {
+            /* Not exec_sql: its message would replace the one that matters. */
+            sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+            break;
+        }
+        if (apply)
+            cat->version = next;
     }
-    return 0;
+    if (rc == 0 && cat->version > latest)
+        rc = rd_fail(RD_ECONFIG, "catalog schema version %d is newer than this radiant "
+                     "knows (%d); upgrade radiant", cat->version, latest);
+    return rc;
+}
+
+/* Switching a new database to WAL upgrades the pragma's read lock to a write
+ * lock, and SQLite then answers SQLITE_BUSY at once instead of calling the
+ * busy handler (waiting could deadlock). Concurrent first opens therefore
+ * retry here, for as long as the busy timeout would have waited. */
+static int set_wal_mode(sqlite3 *db)
+{
+    for (int waited_ms = 0;; waited_ms += 10) {
+        int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= RD_CATALOG_BUSY_MS)
+            return rc == SQLITE_OK ? 0 : rd_fail(RD_EIO, "catalog: %s", sqlite3_errmsg(db));
+        sqlite3_sleep(10);
+    }
 }
 
 int rd_catalog_open(const char *state_dir, rd_catalog **out)
@@ -77,9 +122,10 @@ int rd_catalog_open(const char *state_dir, rd_catalog **out)
                      cat->db ? sqlite3_errmsg(cat->db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(cat->db, 30000);
-    rc = exec_sql(cat->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                           "PRAGMA foreign_keys=ON;");
+    sqlite3_busy_timeout(cat->db, RD_CATALOG_BUSY_MS);
+    rc = set_wal_mode(cat->db);
+    if (rc == 0)
+        rc = exec_sql(cat->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     if (rc == 0)
         rc = migrate(cat);
     if (rc < 0)

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/fs.h"
 
 /* ---------------------------------------------------------------- schema -- */
 
@@ -137,6 +138,10 @@ struct parse_state {
     size_t len, pos;
     int line;
     int rc;                         /* first error */
+    /* libinih treats an indented line after a key as a continuation of that
+     * key's value; the line reader must know when that applies (see below). */
+    bool after_key;
+    char prev_key[64];
 };
 
 static int parse_error(struct parse_state *st, const char *fmt, ...)
@@ -320,10 +325,25 @@ static char *line_reader(char *out, int size, void *arg)
     if (memchr(start, '\0', linelen))
         parse_error(st, "line contains a NUL byte");
 
+    /* Decide what libinih will make of this line with libinih's own rules
+     * (ini.c, ini_parse_stream): skip a UTF-8 BOM on line 1, skip isspace()
+     * (not only blanks: "\v[objectstore]" is a section header to libinih),
+     * and an indented line after a key continues that key's value. Diverging
+     * from libinih here attributes keys to the wrong section. */
     const char *p = out;
-    while (*p == ' ' || *p == '\t')
+    if (st->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    const char *text_start = p;
+    while (isspace((unsigned char)*p))
         p++;
-    if (*p == '[') {
+    bool comment = *p == '\0' || *p == ';' || *p == '#';
+    if (!comment && p > text_start && st->after_key) {
+        /* radiant has no multi-line values; say so instead of letting libinih
+         * report a confusing duplicate of the previous key. */
+        parse_error(st, "indented line would continue the value of '%s'; remove the "
+                    "indentation (multi-line values are not supported)", st->prev_key);
+    } else if (*p == '[') {
+        st->after_key = false;
         const char *close = strchr(p, ']');
         if (!close) {
             parse_error(st, "section header has no closing ']'");
@@ -344,6 +364,8 @@ static int config_ini_handler(void *arg, const char *section, const char *key, c
 {
     struct parse_state *st = arg;
     rd_config *cfg = st->cfg;
+    st->after_key = true;
+    snprintf(st->prev_key, sizeof st->prev_key, "%s", key);
     if (st->rc < 0)
         return 1;
     if (!*section || cfg->n_sections == 0)
@@ -365,8 +387,9 @@ static int config_ini_handler(void *arg, const char *section, const char *key, c
                            expected, range_text(k, range, sizeof range));
     }
     char *stored;
+    /* rd_path_join, not "%s/%s": a file in / has dir "/", and "//x" is not "/x". */
     if (k->kind == V_PATH && value[0] != '/')
-        stored = rd_asprintf("%s/%s", cfg->dir, value);
+        stored = rd_path_join(cfg->dir, value);
     else
         stored = rd_strdup(value);
     s->entries = rd_realloc(s->entries, (s->n_entries + 1) * sizeof *s->entries);

@@ -165,14 +165,22 @@ int rd_fs_mkdir_p(const char *path, mode_t mode)
 {
     char *copy = rd_strdup(path);
     int rc = 0;
-    for (char *p = copy + 1;; p++) {
+    /* Start past a leading '/', but never past the end of "". */
+    for (char *p = copy + (copy[0] != '\0');; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char saved = *p;
         *p = '\0';
-        if (mkdir(copy, mode) != 0 && errno != EEXIST) {
-            rc = rd_fail_errno(RD_EIO, "cannot create directory %s", copy);
-            break;
+        if (mkdir(copy, mode) != 0) {
+            /* EEXIST also means a file (or a dangling link) is in the way; the
+             * caller asked for a directory, so only a directory will do. */
+            int err = errno;
+            struct stat st;
+            if (err != EEXIST || stat(copy, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                errno = err == EEXIST ? ENOTDIR : err;
+                rc = rd_fail_errno(RD_EIO, "cannot create directory %s", copy);
+                break;
+            }
         }
         *p = saved;
         if (saved == '\0')

@@ -222,7 +222,10 @@ static void harvest(repo_backup *b, bool wait)
     }
 }
 
-static void backup_id(char *out, size_t len)
+/* Backup ids sort by start time, to the microsecond, so that "latest" and
+ * listings are right even for backups taken within one second:
+ * 20261126T021500.123456Z-3a10a0bd */
+static void backup_id(int64_t start_us, char *out, size_t len)
 {
     uint8_t rnd[4];
     char hex[9];
@@ -230,12 +233,11 @@ static void backup_id(char *out, size_t len)
         memset(rnd, 0, sizeof rnd);
     rd_hex_encode(rnd, sizeof rnd, hex);
     char when[32];
-    int64_t now = rd_clock_now();
-    time_t t = (time_t)now;
+    time_t t = (time_t)(start_us / 1000000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(out, len, "%s-%s", when, hex);
+    strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
+    snprintf(out, len, "%s.%06lldZ-%s", when, (long long)(start_us % 1000000), hex);
 }
 
 int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **out)
@@ -247,7 +249,8 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
     b->r = r;
     b->m = rd_calloc(1, sizeof *b->m);
     repo_backup_info *in = &b->m->info;
-    backup_id(in->id, sizeof in->id);
+    in->start_us = rd_clock_now_us();
+    backup_id(in->start_us, in->id, sizeof in->id);
     in->label = rd_strdup(opts && opts->label ? opts->label : "");
     in->kind = rd_strdup(opts && opts->kind ? opts->kind : "manual");
     in->source = rd_strdup(opts && opts->source ? opts->source : "");
@@ -256,7 +259,6 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
     in->hostname = rd_strdup(host);
-    in->start_us = rd_clock_now_us();
     repo_chunker_init(&b->chunker, r->chunk_min, r->chunk_avg, r->chunk_max);
     b->buf_cap = 4 * (size_t)r->chunk_max;
     b->buf = rd_malloc(b->buf_cap);
@@ -470,8 +472,10 @@ int repo_backup_add_known(repo_backup *b, const repo_entry *meta, const repo_chu
         if (!repo_index_find(b->r->index, chunks[i].id))
             return -RD_ENOENT;   /* pruned since: read the file again */
     repo_entry *e = append_entry(b->m, meta);
-    e->chunks = rd_malloc((n_chunks ? n_chunks : 1) * sizeof *e->chunks);
-    memcpy(e->chunks, chunks, n_chunks * sizeof *chunks);
+    if (n_chunks) {
+        e->chunks = rd_malloc(n_chunks * sizeof *e->chunks);
+        memcpy(e->chunks, chunks, n_chunks * sizeof *chunks);
+    }
     e->n_chunks = n_chunks;
     b->stats.files++;
     b->stats.chunks += n_chunks;

@@ -266,7 +266,7 @@ int repo_path_check(const char *path)
     if (strcmp(path, ".") == 0)
         return 0;   /* the root directory of a backup */
     size_t len = strlen(path);
-    if (len == 0 || len >= REPO_PATH_MAX || path[0] == '/')
+    if (len == 0 || len >= REPO_PATH_MAX || path[0] == '/' || path[len - 1] == '/')
         return rd_fail(RD_EUSAGE, "invalid path '%s' in backup", path);
     for (const char *p = path; *p;) {
         const char *slash = strchr(p, '/');

@@ -149,12 +149,22 @@ int repo_index_load(repo *r, repo_index *ix,
     return rc;
 }
 
+static void warn_bad_index(void *arg, const char *file, const char *msg)
+{
+    repo *r = arg;
+    RD_WARN("index %s of repository %s is damaged and was skipped (%s); the backups that "
+            "need it are reported by 'radiant repo check', and 'radiant repo repair' rebuilds "
+            "it from the packs", file, r->name, msg);
+}
+
+/* Readers and backups get along without a damaged index: the backups that do
+ * not need it stay restorable, and new backups store again what it listed. */
 int repo_index_ensure(repo *r)
 {
     if (r->index)
         return 0;
     repo_index *ix = rd_calloc(1, sizeof *ix);
-    int rc = repo_index_load(r, ix, NULL, NULL);
+    int rc = repo_index_load(r, ix, warn_bad_index, r);
     if (rc < 0) {
         repo_index_free(ix);
         return rc;

@@ -168,6 +168,7 @@ struct repo {
     bool encrypted;
     uint8_t key[RD_AEAD_KEY_LEN];
     char id_hex[2 * REPO_ID_LEN + 1];
+    char key_check_hex[2 * RD_SHA256_LEN + 1];
     uint32_t chunk_min, chunk_avg, chunk_max;
     int compress_level;
     int threads;

@@ -5,7 +5,7 @@
  * index or manifest cannot be read (it could not know what is still needed).
  * It deletes packs with no live chunk, repacks packs whose live part is small
  * (under REPACK_LIVE of their bytes), and deletes packs no index names (left
- * by interrupted backups). Order, so that a crash at any step leaves a
+ * by interrupted backups) and the temporary files of interrupted writes. Order, so that a crash at any step leaves a
  * repository where every indexed chunk is readable:
  *   1. write the repacked chunks into new packs
  *   2. write one new index naming every kept and new pack
@@ -179,13 +179,17 @@ int repo_prune(repo *r, repo_prune_stats *stats)
     memset(stats, 0, sizeof *stats);
     if (!r->lock_path || !r->lock_exclusive)
         return rd_fail(RD_EINTERNAL, "prune needs the exclusive lock");
-    /* Reload: the index must reflect every index file, damaged ones refused. */
+    /* Reload: the index must reflect every index file; a damaged one stops
+     * prune, which could not know what that index still protects. */
     repo_index_free(r->index);
-    r->index = NULL;
-    int rc = repo_index_ensure(r);
-    if (rc < 0)
-        return rd_fail_wrap(rc, "prune refuses to run while an index is unreadable (see "
-                            "'radiant repo check')");
+    r->index = rd_calloc(1, sizeof *r->index);
+    int rc = repo_index_load(r, r->index, NULL, NULL);
+    if (rc < 0) {
+        repo_index_free(r->index);
+        r->index = NULL;
+        return rd_fail_wrap(rc, "prune refuses to run while an index is unreadable (run "
+                            "'radiant repo repair')");
+    }
     repo_idmap used = { 0 };
     rc = used_chunks(r, &used, NULL, NULL);
     if (rc < 0) {
@@ -279,6 +283,8 @@ int repo_prune(repo *r, repo_prune_stats *stats)
         }
     }
     repo_idmap_free(&kept_ids);
+    if (rc == 0)
+        rc = repo_storage_clean(r->st);
     for (size_t i = 0; i < n_keep; i++)
         repo_pack_desc_free(&keep[i]);
     free(keep);

@@ -110,6 +110,18 @@ static int key_file_write(repo *r, const char *passphrase, char **path_out)
     return rc;
 }
 
+/* Proves a data key belongs to this repository: a key file left by an
+ * interrupted init, or copied from another repository, unwraps with the right
+ * passphrase but fails this check. */
+static void key_check(const repo *r, char out[2 * RD_SHA256_LEN + 1])
+{
+    uint8_t mac[RD_SHA256_LEN];
+    char *msg = rd_asprintf("radiant key check %s", r->id_hex);
+    rd_hmac_sha256(r->key, sizeof r->key, msg, strlen(msg), mac);
+    free(msg);
+    rd_hex_encode(mac, sizeof mac, out);
+}
+
 static int write_config(repo *r, bool encrypted)
 {
     char created[32];
@@ -120,11 +132,41 @@ static int write_config(repo *r, bool encrypted)
                             "compression", "zstd", "chunker", "algorithm", "fastcdc-gear64",
                             "min", (int)r->chunk_min, "avg", (int)r->chunk_avg,
                             "max", (int)r->chunk_max);
+    if (encrypted) {
+        char check[2 * RD_SHA256_LEN + 1];
+        key_check(r, check);
+        json_object_set_new(doc, "key_check", json_string(check));
+    }
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     int rc = repo_storage_put(r->st, "config", text, strlen(text));
     free(text);
     json_decref(doc);
     return rc;
+}
+
+static int count_object(void *arg, const char *path, uint64_t size)
+{
+    (void)path, (void)size;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* A location with repository data but no config is a damaged repository, not
+ * an empty one: a new key would make all of it unreadable. */
+static int refuse_leftovers(repo_storage *st)
+{
+    static const char *const dirs[] = { "data", "index", "snapshots" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        size_t n = 0;
+        int rc = repo_storage_list(st, dirs[i], count_object, &n);
+        if (rc < 0)
+            return rc;
+        if (n)
+            return rd_fail(RD_EEXIST, "%s holds repository data (%s/) but no config; refusing "
+                           "to create a new repository over it", repo_storage_location(st),
+                           dirs[i]);
+    }
+    return 0;
 }
 
 static repo *repo_alloc(const rd_config_section *sec, repo_storage *st)
@@ -162,9 +204,13 @@ int repo_init(const rd_config *cfg, const char *name)
     rc = repo_storage_init(st);
     if (rc == 0 && repo_storage_stat(st, "config", &size) == 0)
         rc = rd_fail(RD_EEXIST, "a repository already exists at %s", repo_storage_location(st));
+    if (rc == 0)
+        rc = refuse_leftovers(st);
     uint8_t id[REPO_ID_LEN];
     if (rc == 0)
         rc = rd_random_bytes(id, sizeof id);
+    if (rc == 0)
+        rd_hex_encode(id, sizeof id, r->id_hex);
     if (rc == 0 && pass) {
         r->encrypted = true;
         rc = rd_random_bytes(r->key, sizeof r->key);
@@ -172,10 +218,8 @@ int repo_init(const rd_config *cfg, const char *name)
         if (rc == 0)
             rc = key_file_write(r, pass, NULL);
     }
-    if (rc == 0) {
-        rd_hex_encode(id, sizeof id, r->id_hex);
+    if (rc == 0)
         rc = write_config(r, pass != NULL);
-    }
     if (pass) {
         memset(pass, 0, strlen(pass));
         free(pass);
@@ -208,6 +252,14 @@ static int parse_config(repo *r, const rd_buf *text)
     } else {
         snprintf(r->id_hex, sizeof r->id_hex, "%s", id);
         r->encrypted = strcmp(enc, "aes-256-gcm") == 0;
+        const char *check = json_string_value(json_object_get(doc, "key_check"));
+        if (r->encrypted && (!check || strlen(check) != 2 * RD_SHA256_LEN)) {
+            json_decref(doc);
+            return rd_fail(RD_ECORRUPT, "repository config at %s lacks its key check",
+                           repo_storage_location(r->st));
+        }
+        if (check)
+            snprintf(r->key_check_hex, sizeof r->key_check_hex, "%s", check);
         r->chunk_min = (uint32_t)min;
         r->chunk_avg = (uint32_t)avg;
         r->chunk_max = (uint32_t)max;
@@ -254,10 +306,19 @@ static int key_file_try(repo *r, const char *path, const char *pass)
                                 r->key) < 0)
         rc = -RD_EPASS;
     memset(kek, 0, sizeof kek);
+    char check[2 * RD_SHA256_LEN + 1];
+    if (rc == 0) {
+        key_check(r, check);
+        if (rd_memeq_ct(check, r->key_check_hex, sizeof check - 1) != 0) {
+            RD_WARN("key file %s does not belong to repository %s (left by an interrupted "
+                    "init?); ignoring it", path, r->name);
+            rc = -RD_EPASS;
+        }
+    }
     return rc;
 }
 
-static int unlock(repo *r, const char *pass, char **used_key)
+static int unlock(repo *r, const char *pass)
 {
     char **names = NULL;
     size_t n = 0;
@@ -271,14 +332,9 @@ static int unlock(repo *r, const char *pass, char **used_key)
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *path = rd_asprintf("keys/%s", names[i]);
         last = key_file_try(r, path, pass);
-        if (last == 0) {
-            if (used_key)
-                *used_key = path;
-            else
-                free(path);
-            break;
-        }
         free(path);
+        if (last == 0)
+            break;
     }
     if (rc == 0 && last == -RD_EPASS)
         rc = rd_fail(RD_EPASS, "the passphrase does not unlock repository %s at %s; check "
@@ -290,7 +346,7 @@ static int unlock(repo *r, const char *pass, char **used_key)
     return rc;
 }
 
-static int repo_open_section(const rd_config_section *sec, repo **out, char **used_key)
+static int repo_open_section(const rd_config_section *sec, repo **out)
 {
     char *pass = NULL;
     int rc = repo_passphrase_from_config(sec, &pass);
@@ -317,7 +373,7 @@ static int repo_open_section(const rd_config_section *sec, repo **out, char **us
     if (rc == 0 && !r->encrypted && pass)
         RD_WARN("repository %s is not encrypted; its passphrase setting is ignored", r->name);
     if (rc == 0 && r->encrypted)
-        rc = unlock(r, pass, used_key);
+        rc = unlock(r, pass);
     if (pass) {
         memset(pass, 0, strlen(pass));
         free(pass);
@@ -335,7 +391,7 @@ int repo_open(const rd_config *cfg, const char *name, repo **out)
     const rd_config_section *sec = repo_section(cfg, name);
     if (!sec)
         return -RD_ECONFIG;
-    return repo_open_section(sec, out, NULL);
+    return repo_open_section(sec, out);
 }
 
 int repo_change_passphrase(repo *r, const char *new_passphrase)

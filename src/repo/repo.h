@@ -251,4 +251,15 @@ typedef struct repo_prune_stats {
  * Needs the exclusive lock. */
 int repo_prune(repo *r, repo_prune_stats *stats);
 
+typedef struct repo_repair_stats {
+    uint64_t indexes_removed;    /* damaged index files dropped */
+    uint64_t packs_reindexed;    /* packs no sound index named, indexed again */
+    uint64_t packs_unreadable;   /* packs whose own header is damaged too */
+} repo_repair_stats;
+
+/* Rebuilds the index of packs that no sound index file names, from the
+ * packs' own headers, then removes damaged index files. Needs the exclusive
+ * lock. */
+int repo_repair(repo *r, repo_repair_stats *stats);
+
 #endif

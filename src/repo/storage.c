@@ -68,3 +68,8 @@ int repo_storage_stat(repo_storage *st, const char *path, uint64_t *size)
 }
 
 const char *repo_storage_location(repo_storage *st) { return st->ops->location(st->drv); }
+
+int repo_storage_clean(repo_storage *st)
+{
+    return st->ops->clean ? st->ops->clean(st->drv) : 0;
+}

@@ -31,6 +31,9 @@ struct repo_storage_ops {
     int (*list)(void *drv, const char *dir, repo_storage_list_cb cb, void *arg);
     int (*remove)(void *drv, const char *path);
     int (*stat)(void *drv, const char *path, uint64_t *size);
+    /* Optional: removes the debris of writes interrupted by a crash (POSIX
+     * temporary files). Only called under the exclusive lock. */
+    int (*clean)(void *drv);
     /* Human-readable location for messages ("/srv/repo", "s3://bucket/prefix"). */
     const char *(*location)(void *drv);
     void (*free)(void *drv);
@@ -58,5 +61,6 @@ int repo_storage_list(repo_storage *st, const char *dir, repo_storage_list_cb cb
 int repo_storage_remove(repo_storage *st, const char *path);
 int repo_storage_stat(repo_storage *st, const char *path, uint64_t *size);
 const char *repo_storage_location(repo_storage *st);
+int repo_storage_clean(repo_storage *st);
 
 #endif

@@ -144,6 +144,37 @@ static int posix_list(void *drv, const char *dir, repo_storage_list_cb cb, void 
     return rc;
 }
 
+/* Temporary files are "<name>.<16 hex>.tmp"; a crash between create and
+ * rename leaves them behind. */
+static int clean_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : rd_fail_errno(RD_EIO, "cannot list %s", dir);
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *full = rd_path_join(dir, e->d_name);
+        size_t n = strlen(e->d_name);
+        struct stat st;
+        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = clean_dir(full);
+        else if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0 && unlink(full) != 0 &&
+                 errno != ENOENT)
+            rc = rd_fail_errno(RD_EIO, "cannot remove %s", full);
+        free(full);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int posix_clean(void *drv)
+{
+    return clean_dir(((struct posix_drv *)drv)->root);
+}
+
 static int posix_remove(void *drv, const char *path)
 {
     char *full = full_path(drv, path);
@@ -194,6 +225,7 @@ static const struct repo_storage_ops posix_ops = {
     .list = posix_list,
     .remove = posix_remove,
     .stat = posix_stat,
+    .clean = posix_clean,
     .location = posix_location,
     .free = posix_free,
 };
