@@ -60,6 +60,7 @@ static int take_global_options(cli_ctx *ctx, int argc, char **argv, int *done)
                 return rd_fail(RD_EUSAGE, "--log-level must be debug, info, warn, error or "
                                "quiet, not '%s'", value);
             rd_log_set_level((enum rd_log_level)level);
+            ctx->log_level_given = true;
         }
     }
     return out;

@@ -17,6 +17,10 @@ int cli_config(cli_ctx *ctx, const rd_config **out)
         int rc = rd_config_load(ctx->config_path, &ctx->cfg);
         if (rc < 0)
             return rc;
+        const rd_config_section *general = rd_config_find(ctx->cfg, "radiant", NULL);
+        const char *level = general ? rd_config_get(general, "log-level") : NULL;
+        if (level && !ctx->log_level_given)
+            rd_log_set_level((enum rd_log_level)rd_log_level_parse(level));
     }
     *out = ctx->cfg;
     return 0;

@@ -15,6 +15,7 @@ typedef struct cli_ctx {
     rd_config *cfg;              /* loaded on first use by cli_config() */
     enum cli_output output;
     bool progress;               /* stderr is a terminal: show progress */
+    bool log_level_given;        /* --log-level wins over [radiant] log-level */
 } cli_ctx;
 
 typedef struct cli_command {
