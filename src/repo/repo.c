@@ -187,22 +187,35 @@ static repo *repo_alloc(const rd_config_section *sec, repo_storage *st)
     return r;
 }
 
+/* The repository object of a section, with its storage driver and the
+ * passphrase (*pass, NULL when none is configured; the caller wipes it). */
+static int repo_new(const rd_config_section *sec, repo **out, char **pass)
+{
+    int rc = repo_passphrase_from_config(sec, pass);
+    if (rc < 0)
+        return rc;
+    repo_storage *st = NULL;
+    rc = repo_storage_from_config(sec, &st);
+    if (rc < 0) {
+        free(*pass);
+        *pass = NULL;
+        return rc;
+    }
+    *out = repo_alloc(sec, st);
+    return 0;
+}
+
 int repo_init(const rd_config *cfg, const char *name)
 {
     const rd_config_section *sec = repo_section(cfg, name);
     if (!sec)
         return -RD_ECONFIG;
     char *pass = NULL;
-    int rc = repo_passphrase_from_config(sec, &pass);
+    repo *r = NULL;
+    int rc = repo_new(sec, &r, &pass);
     if (rc < 0)
         return rc;
-    repo_storage *st = NULL;
-    rc = repo_storage_from_config(sec, &st);
-    if (rc < 0) {
-        free(pass);
-        return rc;
-    }
-    repo *r = repo_alloc(sec, st);
+    repo_storage *st = r->st;
     uint64_t size;
     rc = repo_storage_init(st);
     if (rc == 0 && repo_storage_stat(st, "config", &size) == 0)
@@ -352,16 +365,11 @@ static int unlock(repo *r, const char *pass)
 static int repo_open_section(const rd_config_section *sec, repo **out)
 {
     char *pass = NULL;
-    int rc = repo_passphrase_from_config(sec, &pass);
+    repo *r = NULL;
+    int rc = repo_new(sec, &r, &pass);
     if (rc < 0)
         return rc;
-    repo_storage *st = NULL;
-    rc = repo_storage_from_config(sec, &st);
-    if (rc < 0) {
-        free(pass);
-        return rc;
-    }
-    repo *r = repo_alloc(sec, st);
+    repo_storage *st = r->st;
     rd_buf text = RD_BUF_INIT;
     rc = repo_storage_get(st, "config", 0, 0, &text);
     if (rc == -RD_ENOENT)
