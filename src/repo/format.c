@@ -82,7 +82,13 @@ void repo_idmap_free(repo_idmap *m)
 int repo_envelope_seal(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
                        size_t len, rd_buf *out)
 {
-    rd_zstd *z = rd_zstd_new(3);
+    return repo_envelope_seal_level(key, type, body, len, 3, out);
+}
+
+int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
+                             size_t len, int level, rd_buf *out)
+{
+    rd_zstd *z = rd_zstd_new(level);
     rd_buf packed = RD_BUF_INIT;
     rd_buf_reserve(&packed, rd_zstd_bound(len));
     size_t clen = 0;

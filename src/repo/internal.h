@@ -79,12 +79,16 @@ int repo_index_write(repo *r, const repo_pack_desc *packs, size_t n, char **path
 
 /* ------------------------------------------------------------ formats -- */
 
-enum repo_file_type { REPO_FILE_INDEX = 'I', REPO_FILE_MANIFEST = 'M', REPO_FILE_PACKHDR = 'P' };
+enum repo_file_type { REPO_FILE_INDEX = 'I', REPO_FILE_MANIFEST = 'M', REPO_FILE_PACKHDR = 'P',
+                      REPO_FILE_OBJECT = 'O' };
 
 /* Wraps body as a metadata file: zstd-compressed, then AES-256-GCM sealed
  * (encrypted repositories) or followed by a SHA-256 (plain ones). */
 int repo_envelope_seal(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
                        size_t len, rd_buf *out);
+/* The same at a chosen zstd level (metadata uses 3). */
+int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
+                             size_t len, int level, rd_buf *out);
 /* Verifies and unwraps; key NULL for plain repositories. -RD_ECORRUPT on damage. */
 int repo_envelope_open(const uint8_t *key, enum repo_file_type type, const uint8_t *data,
                        size_t len, rd_buf *body);

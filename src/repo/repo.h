@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/buf.h"
 #include "core/config.h"
 
 #define REPO_ID_LEN 32
@@ -250,6 +251,24 @@ typedef struct repo_prune_stats {
 /* Removes data no backup references; repacks packs that are mostly dead.
  * Needs the exclusive lock. */
 int repo_prune(repo *r, repo_prune_stats *stats);
+
+/* ------------------------------------------------------- named objects -- */
+
+/* Objects stored whole under a caller's name, such as WAL segments and
+ * timeline history files ("wal/000000010000000000000001"): compressed,
+ * encrypted in encrypted repositories, bound to their name and checked
+ * against their SHA-256 when read. Names follow repo_path_check(). */
+
+/* Stores an object durably. With exclusive, an object already stored under
+ * the name is kept: identical content is success, different content is
+ * -RD_EEXIST (never overwritten). */
+int repo_object_put(repo *r, const char *name, const void *data, size_t len, bool exclusive);
+/* Reads and verifies an object. -RD_ENOENT when there is none. */
+int repo_object_get(repo *r, const char *name, rd_buf *out);
+/* Lists objects whose names start with dir + "/", with their stored sizes. */
+int repo_object_list(repo *r, const char *dir,
+                     int (*cb)(void *arg, const char *name, uint64_t stored_size), void *arg);
+int repo_object_remove(repo *r, const char *name);
 
 typedef struct repo_repair_stats {
     uint64_t indexes_removed;    /* damaged index files dropped */

@@ -1,0 +1,151 @@
+/* Named objects: things the repository keeps whole rather than chunked, such
+ * as WAL segments (DESIGN.md section 3: "WAL segments are stored whole,
+ * compressed and encrypted"). Each lives at objects/NAME as one metadata
+ * envelope of type 'O' whose body carries its own name and SHA-256, so an
+ * object copied or renamed to another name is detected as damage. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "repo/internal.h"
+
+#define OBJECT_VERSION 1
+
+static char *object_path(const char *name)
+{
+    return rd_asprintf("objects/%s", name);
+}
+
+static int encode(repo *r, const char *name, const void *data, size_t len, rd_buf *out)
+{
+    rd_buf body = RD_BUF_INIT;
+    uint8_t sum[RD_SHA256_LEN];
+    rd_sha256(data, len, sum);
+    rd_buf_reserve(&body, len + 64 + strlen(name));
+    rd_buf_append_u32(&body, OBJECT_VERSION);
+    rd_buf_append_str(&body, name);
+    rd_buf_append(&body, sum, sizeof sum);
+    rd_buf_append_u64(&body, len);
+    rd_buf_append(&body, data, len);
+    int rc = repo_envelope_seal_level(repo_key_or_null(r), REPO_FILE_OBJECT, body.data, body.len,
+                                      r->compress_level, out);
+    rd_buf_free(&body);
+    return rc;
+}
+
+/* Opens a stored object into out; checks its name and hash. */
+static int decode(repo *r, const char *name, const rd_buf *raw, rd_buf *out)
+{
+    rd_buf body = RD_BUF_INIT;
+    int rc = repo_envelope_open(repo_key_or_null(r), REPO_FILE_OBJECT, raw->data, raw->len, &body);
+    if (rc < 0) {
+        rd_buf_free(&body);
+        return rd_fail_wrap(rc, "object %s", name);
+    }
+    rd_reader rd;
+    rd_reader_init(&rd, body.data, body.len);
+    uint32_t version = rd_read_u32(&rd);
+    char *stored_name = rd_read_str(&rd, REPO_PATH_MAX);
+    uint8_t sum[RD_SHA256_LEN], check[RD_SHA256_LEN];
+    rd_read_raw(&rd, sum, sizeof sum);
+    uint64_t len = rd_read_u64(&rd);
+    const uint8_t *data = rd.bad || len != rd.left ? NULL : rd_read_ptr(&rd, (size_t)len);
+    if (!data || version != OBJECT_VERSION)
+        rc = rd_fail(RD_ECORRUPT, "object %s is malformed", name);
+    else if (strcmp(stored_name, name) != 0)
+        rc = rd_fail(RD_ECORRUPT, "object %s holds %s", name, stored_name);
+    if (rc == 0) {
+        rd_sha256(data, (size_t)len, check);
+        if (memcmp(check, sum, sizeof sum) != 0)
+            rc = rd_fail(RD_ECORRUPT, "object %s does not match its hash", name);
+    }
+    if (rc == 0) {
+        rd_buf_reset(out);
+        rd_buf_append(out, data, (size_t)len);
+    }
+    free(stored_name);
+    rd_buf_free(&body);
+    return rc;
+}
+
+int repo_object_get(repo *r, const char *name, rd_buf *out)
+{
+    int rc = repo_path_check(name);
+    if (rc < 0)
+        return rc;
+    char *path = object_path(name);
+    rd_buf raw = RD_BUF_INIT;
+    rc = repo_storage_get(r->st, path, 0, 0, &raw);
+    if (rc == -RD_ENOENT)
+        rc = rd_fail(RD_ENOENT, "%s is not in repository %s", name, r->name);
+    if (rc == 0)
+        rc = decode(r, name, &raw, out);
+    rd_buf_free(&raw);
+    free(path);
+    return rc;
+}
+
+int repo_object_put(repo *r, const char *name, const void *data, size_t len, bool exclusive)
+{
+    int rc = repo_path_check(name);
+    if (rc < 0)
+        return rc;
+    if (exclusive) {
+        rd_buf old = RD_BUF_INIT;
+        rc = repo_object_get(r, name, &old);
+        bool same = rc == 0 && old.len == len && memcmp(old.data, data, len) == 0;
+        rd_buf_free(&old);
+        if (rc == 0)
+            return same ? 0 : rd_fail(RD_EEXIST, "%s is already in repository %s with different "
+                                      "content; refusing to overwrite it", name, r->name);
+        if (rc != -RD_ENOENT)
+            return rc;   /* a damaged object is not silently replaced either */
+    }
+    rd_buf sealed = RD_BUF_INIT;
+    rc = encode(r, name, data, len, &sealed);
+    char *path = object_path(name);
+    if (rc == 0)
+        rc = repo_storage_put(r->st, path, sealed.data, sealed.len);
+    free(path);
+    rd_buf_free(&sealed);
+    return rc;
+}
+
+struct list_ctx {
+    const char *dir;
+    int (*cb)(void *arg, const char *name, uint64_t stored_size);
+    void *arg;
+};
+
+static int list_one(void *arg, const char *path, uint64_t size)
+{
+    struct list_ctx *l = arg;
+    char *name = rd_asprintf("%s/%s", l->dir, path);
+    int rc = l->cb(l->arg, name, size);
+    free(name);
+    return rc;
+}
+
+int repo_object_list(repo *r, const char *dir,
+                     int (*cb)(void *arg, const char *name, uint64_t stored_size), void *arg)
+{
+    int rc = repo_path_check(dir);
+    if (rc < 0)
+        return rc;
+    char *path = object_path(dir);
+    struct list_ctx l = { dir, cb, arg };
+    rc = repo_storage_list(r->st, path, list_one, &l);
+    free(path);
+    return rc;
+}
+
+int repo_object_remove(repo *r, const char *name)
+{
+    int rc = repo_path_check(name);
+    if (rc < 0)
+        return rc;
+    char *path = object_path(name);
+    rc = repo_storage_remove(r->st, path);
+    free(path);
+    return rc;
+}
