@@ -29,6 +29,27 @@ static const char *const migrations[] = {
     "  category TEXT NOT NULL,"
     "  message TEXT NOT NULL);"
     "CREATE INDEX events_source ON events(source_type, source_id, time_us);",
+    /* 2: PostgreSQL clusters and the WAL archived for them. */
+    "CREATE TABLE clusters ("
+    "  id TEXT PRIMARY KEY,"
+    "  port INTEGER NOT NULL,"
+    "  data_dir TEXT NOT NULL,"
+    "  socket_dir TEXT NOT NULL,"
+    "  repos TEXT NOT NULL,"
+    "  backup_retention_period INTEGER NOT NULL,"
+    "  preferred_backup_window TEXT NOT NULL,"
+    "  deletion_protection INTEGER NOT NULL,"
+    "  storage_encrypted INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  created_us INTEGER NOT NULL,"
+    "  managed INTEGER NOT NULL,"
+    "  restored_from TEXT);"
+    "CREATE TABLE wal_archive ("
+    "  cluster_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  pushed_us INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  PRIMARY KEY (cluster_id, name));",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql)

@@ -1,0 +1,104 @@
+/* PostgreSQL clusters protected by radiant (dr-guide "Database Backups",
+ * "Point-in-Time Recovery", Scenario 2): their lifecycle, WAL archiving into
+ * the repositories, base backups (snapshots) and point-in-time restores into
+ * new clusters. Prefix pgc_.
+ *
+ * A cluster lives in the catalog (table clusters, migration 2) and, when
+ * radiant created it, under STATE/clusters/ID/ (data/, the Unix socket
+ * directory run/, and server.log). Everything PostgreSQL does runs as the
+ * [radiant] run-as user (default postgres) when radiant runs as root.
+ *
+ * What the repositories hold for a cluster, so that it can be restored from
+ * them alone (source cluster deleted, data directory wiped):
+ *   objects/wal/ID/SEGMENT           every archived WAL segment and history file
+ *   snapshots/BACKUPID               base backups, kind "manual" or "automated",
+ *                                    meta pg.* (see PGC_META_*)
+ */
+#ifndef RD_PG_H
+#define RD_PG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/catalog.h"
+#include "core/config.h"
+
+/* ------------------------------------------------------------- clusters -- */
+
+typedef struct pgc_cluster {
+    char *id;                        /* db-cluster-identifier */
+    int port;
+    char *data_dir;
+    char *socket_dir;                /* unix_socket_directories */
+    char **repos;                    /* [repo NAME]s its backups and WAL go to */
+    size_t n_repos;
+    int backup_retention_period;     /* days */
+    char *preferred_backup_window;   /* "03:00-04:00", UTC */
+    bool deletion_protection;
+    bool storage_encrypted;          /* every repo is encrypted */
+    char *status;                    /* creating, available, stopped, restoring,
+                                        deleting, failed */
+    int64_t created_us;
+    bool managed;                    /* created by radiant (false: registered) */
+    char *restored_from;             /* "SRC@TIME" or "snapshot NAME"; NULL */
+} pgc_cluster;
+
+void pgc_cluster_free(pgc_cluster *c);
+/* -RD_ENOENT with "no DB cluster ID" when unknown. */
+int pgc_cluster_get(rd_catalog *cat, const char *id, pgc_cluster **out);
+int pgc_cluster_list(rd_catalog *cat, pgc_cluster ***out, size_t *n);
+void pgc_cluster_list_free(pgc_cluster **list, size_t n);
+/* Inserts or replaces the catalog row. */
+int pgc_cluster_save(rd_catalog *cat, const pgc_cluster *c);
+int pgc_cluster_set_status(rd_catalog *cat, const char *id, const char *status);
+int pgc_cluster_remove(rd_catalog *cat, const char *id);
+
+/* Validates an identifier the way RDS does: 1-63 letters, digits and hyphens,
+ * starting with a letter, no trailing or double hyphen. */
+int pgc_identifier_check(const char *id, const char *what);
+
+/* Records an event for describe-events (source type "db-cluster"). */
+int pgc_event(rd_catalog *cat, const char *cluster, const char *category, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---------------------------------------------------- running PostgreSQL -- */
+
+/* The run-as user ([radiant] run-as, default postgres) when running as root;
+ * NULL otherwise (run as ourselves). */
+const char *pgc_run_as(const rd_config *cfg);
+/* Runs argv (argv[0] a path) as the run-as user; returns its exit status or
+ * -RD_E*. Output goes to log_path when not NULL (appended). */
+int pgc_exec(const rd_config *cfg, char *const argv[], const char *log_path, int *status);
+/* Path of a PostgreSQL 15 server binary ("initdb", "pg_ctl", ...). */
+const char *pgc_bin(const char *name, char *buf, size_t len);
+/* libpq connection string for the cluster's socket and port, as user
+ * postgres, database postgres. Caller frees. */
+char *pgc_conninfo(const pgc_cluster *c);
+/* Waits until the cluster accepts connections, up to timeout_s. */
+int pgc_wait_ready(const pgc_cluster *c, int timeout_s);
+int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
+int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
+
+/* Path of the radiant binary itself, for archive_command/restore_command. */
+const char *pgc_self_path(char *buf, size_t len);
+
+/* ---------------------------------------------------------------- WAL -- */
+
+/* Object name of a WAL file of a cluster: "wal/ID/FILE". */
+char *pgc_wal_object(const char *cluster, const char *file);
+/* True for names PostgreSQL archives: 24 hex digits, NNNNNNNN.history,
+ * SEGMENT.partial, SEGMENT.XXXXXXXX.backup. */
+bool pgc_wal_name_valid(const char *file);
+
+/* -------------------------------------------------- backups and restores -- */
+
+#define PGC_META_CLUSTER "pg.cluster"
+#define PGC_META_START_LSN "pg.start_lsn"
+#define PGC_META_STOP_LSN "pg.stop_lsn"
+#define PGC_META_START_TIME "pg.start_time"   /* ISO 8601, pg_backup_start() */
+#define PGC_META_STOP_TIME "pg.stop_time"     /* ISO 8601, consistent from here on */
+#define PGC_META_TIMELINE "pg.timeline"
+#define PGC_META_SNAPSHOT "pg.snapshot"       /* db-cluster-snapshot-identifier */
+#define PGC_META_VERSION "pg.version"
+
+#endif
