@@ -2,14 +2,18 @@
  * edit one that has shipped, add the next number instead. */
 #include "core/catalog.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/log.h"
 
 /* How long to wait for another process's lock before giving up. */
 #define RD_CATALOG_BUSY_MS 30000
@@ -130,6 +134,24 @@ static int set_wal_mode(sqlite3 *db)
     }
 }
 
+/* root shares the state directory with the unprivileged user PostgreSQL work
+ * runs as: files root creates there (the database and SQLite's -wal and -shm
+ * companions) go to the directory's owner, or that user could no longer
+ * write the catalog. */
+static void give_to_dir_owner(const char *state_dir, const char *db_path)
+{
+    struct stat st;
+    if (geteuid() != 0 || stat(state_dir, &st) != 0 || st.st_uid == 0)
+        return;
+    static const char *const suffixes[] = { "", "-wal", "-shm" };
+    for (size_t i = 0; i < 3; i++) {
+        char *p = rd_asprintf("%s%s", db_path, suffixes[i]);
+        if (chown(p, st.st_uid, st.st_gid) != 0 && errno != ENOENT)
+            RD_WARN("cannot give %s to the owner of %s: %s", p, state_dir, strerror(errno));
+        free(p);
+    }
+}
+
 int rd_catalog_open(const char *state_dir, rd_catalog **out)
 {
     int rc = rd_fs_mkdir_p(state_dir, 0750);
@@ -151,6 +173,7 @@ int rd_catalog_open(const char *state_dir, rd_catalog **out)
         rc = migrate(cat);
     if (rc < 0)
         goto fail;
+    give_to_dir_owner(state_dir, path);
     free(path);
     *out = cat;
     return 0;

@@ -152,8 +152,17 @@ int repo_backup_commit(repo_backup *b, repo_backup_info *info);
 void repo_backup_abort(repo_backup *b);
 const repo_backup_stats *repo_backup_progress(const repo_backup *b);
 
+enum repo_walk_filter {
+    REPO_WALK_KEEP = 0,          /* back it up */
+    REPO_WALK_SKIP = 1,          /* leave it out */
+    REPO_WALK_EMPTY = 2,         /* a directory kept empty: its entry, not its contents */
+};
+
 typedef struct repo_dir_options {
     bool skip_unreadable;        /* warn and continue instead of failing */
+    /* Optional: decides per path (relative, '/'-separated) what is kept. */
+    enum repo_walk_filter (*filter)(void *arg, const char *rel, bool is_dir);
+    void *filter_arg;
     /* The previous backup of the same tree, or NULL. A regular file whose
      * size, mtime, ctime and inode are unchanged since then is not read
      * again: its chunks are taken from the parent (when all still exist). */

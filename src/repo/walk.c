@@ -135,8 +135,17 @@ static int walk_one(struct walk *w, int dirfd, const char *name, const char *rel
         }
         return unreadable(w, rel, errno);
     }
+    enum repo_walk_filter verdict = REPO_WALK_KEEP;
+    if (w->opts && w->opts->filter)
+        verdict = w->opts->filter(w->opts->filter_arg, rel, S_ISDIR(st.st_mode));
+    if (verdict == REPO_WALK_SKIP)
+        return 0;
     repo_entry e;
     entry_from_stat(&e, rel, &st);
+    if (S_ISDIR(st.st_mode) && verdict == REPO_WALK_EMPTY) {
+        e.type = REPO_ENTRY_DIR;
+        return repo_backup_add(w->b, &e, NULL, NULL);
+    }
     if (S_ISDIR(st.st_mode)) {
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
