@@ -75,6 +75,7 @@ int rd_exit_code(int rc)
     case RD_ELOCKED:  return 8;
     case RD_ENET:     return 9;
     case RD_EEXIST:   return 10;
+    case RD_ERANGE:   return 11;
     default:          return 1;
     }
 }
@@ -85,7 +86,8 @@ const char *rd_err_name(int rc)
         [RD_OK] = "ok", [RD_EUSAGE] = "usage", [RD_ECONFIG] = "config",
         [RD_ENOENT] = "not-found", [RD_EIO] = "io", [RD_ECORRUPT] = "corrupt",
         [RD_EPASS] = "wrong-passphrase", [RD_ELOCKED] = "locked", [RD_ENET] = "network",
-        [RD_EEXIST] = "exists", [RD_ENOMEM] = "out-of-memory", [RD_EINTERNAL] = "internal",
+        [RD_EEXIST] = "exists", [RD_ERANGE] = "out-of-range",
+        [RD_ENOMEM] = "out-of-memory", [RD_EINTERNAL] = "internal",
     };
     int code = -rc;
     if (code < 0 || code >= RD_ECOUNT)

@@ -15,6 +15,7 @@ enum rd_err {
     RD_ELOCKED,    /* repository is locked by another process */
     RD_ENET,       /* remote endpoint unreachable or answered with an error */
     RD_EEXIST,     /* refusing to overwrite something that exists */
+    RD_ERANGE,     /* a time outside what can be restored */
     RD_ENOMEM,
     RD_EINTERNAL,
     RD_ECOUNT

@@ -86,6 +86,7 @@ static void test_exit_codes_match_cli_contract(void **state)
     assert_int_equal(rd_exit_code(-RD_ELOCKED), 8);
     assert_int_equal(rd_exit_code(-RD_ENET), 9);
     assert_int_equal(rd_exit_code(-RD_EEXIST), 10);
+    assert_int_equal(rd_exit_code(-RD_ERANGE), 11);
     /* Out of memory and internal errors are both "internal" (exit 1). */
     assert_int_equal(rd_exit_code(-RD_ENOMEM), 1);
     assert_int_equal(rd_exit_code(-RD_EINTERNAL), 1);
@@ -98,7 +99,7 @@ static void test_exit_codes_distinct_per_user_error(void **state)
     (void)state;
     /* Every error a user can cause has its own non-zero exit code. */
     int seen[256] = { 0 };
-    for (int code = RD_EUSAGE; code <= RD_EEXIST; code++) {
+    for (int code = RD_EUSAGE; code <= RD_ERANGE; code++) {
         int ex = rd_exit_code(-code);
         assert_true(ex > 1 && ex < 256);
         assert_int_equal(seen[ex], 0);
