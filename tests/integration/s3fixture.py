@@ -36,7 +36,7 @@ def start_mini_s3(tmp_path, access_key=None, secret_key=None):
     # stderr goes to a file: a pipe nobody reads would fill and block the server.
     proc = subprocess.Popen(
         [PYTHON, MINI_S3, "--port", "0", "--root", os.path.join(base, "data"),
-         "--access-key", access_key, "--secret-key", secret_key],
+         "--access-key=" + access_key, "--secret-key=" + secret_key],
         stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     log.close()
 
