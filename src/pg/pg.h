@@ -79,6 +79,9 @@ int pgc_wait_ready(const pgc_cluster *c, int timeout_s);
 int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 
+/* The first TCP port from 5432 up that no cluster in the catalog uses and
+ * nothing listens on at 127.0.0.1. */
+int pgc_free_port(rd_catalog *cat, int *port);
 /* Path of the radiant binary itself, for archive_command/restore_command. */
 const char *pgc_self_path(char *buf, size_t len);
 
@@ -92,6 +95,49 @@ bool pgc_wal_name_valid(const char *file);
 
 /* -------------------------------------------------- backups and restores -- */
 
+/* The [repo NAME]s that hold a cluster's backups and WAL: the catalog row's,
+ * else the repos of a [cluster ID] config section, else every [repo] of the
+ * config (a deleted cluster's backups are still found). Caller frees with
+ * repo_strv_free-like loop: each string, then the array. */
+int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
+                      size_t *n);
+
+/* A base backup of a cluster as found in one repository. */
+typedef struct pgc_snapshot {
+    char *snapshot_id;               /* db-cluster-snapshot-identifier */
+    char *cluster;                   /* db-cluster-identifier it was taken of */
+    char *repo;                      /* [repo NAME] it is in */
+    char *backup_id;                 /* repository backup id */
+    char *kind;                      /* "manual" or "automated" */
+    int64_t start_time, stop_time;   /* seconds; restorable from stop_time on */
+    char *start_lsn, *stop_lsn;
+    int timeline;
+    uint64_t logical_bytes;
+} pgc_snapshot;
+
+/* Takes an online base backup (pg_backup_start/pg_backup_stop, the data
+ * directory walked into every repository of the cluster, backup_label added)
+ * named snapshot_id, kind "manual" or "automated". */
+int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                        const char *snapshot_id, const char *kind);
+/* Snapshots of cluster (NULL: all) named snapshot_id (NULL: all), oldest
+ * first; one entry per repository holding it. */
+int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster,
+                      const char *snapshot_id, pgc_snapshot **out, size_t *n);
+void pgc_snapshot_list_free(pgc_snapshot *list, size_t n);
+void pgc_snapshot_clear(pgc_snapshot *s);
+/* Forgets a snapshot in every repository that holds it (prune frees data). */
+int pgc_snapshot_delete(const rd_config *cfg, rd_catalog *cat, const char *snapshot_id);
+
+/* [EarliestRestorableTime, LatestRestorableTime] in seconds: from the
+ * oldest backup's consistent point to the newest archived WAL. -RD_ENOENT
+ * when the cluster has no backup yet. */
+int pgc_restorable_window(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                          int64_t *earliest, int64_t *latest);
+/* The same by identifier, for clusters that no longer exist. */
+int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *cluster,
+                             int64_t *earliest, int64_t *latest);
+
 #define PGC_META_CLUSTER "pg.cluster"
 #define PGC_META_START_LSN "pg.start_lsn"
 #define PGC_META_STOP_LSN "pg.stop_lsn"
@@ -100,5 +146,24 @@ bool pgc_wal_name_valid(const char *file);
 #define PGC_META_TIMELINE "pg.timeline"
 #define PGC_META_SNAPSHOT "pg.snapshot"       /* db-cluster-snapshot-identifier */
 #define PGC_META_VERSION "pg.version"
+
+/* A point-in-time restore into a new cluster (restore-db-cluster-to-point-
+ * in-time, restore-db-cluster-from-snapshot). */
+typedef struct pgc_restore_options {
+    const char *source;              /* source db-cluster-identifier */
+    const char *target;              /* new db-cluster-identifier */
+    int64_t time;                    /* restore to this second ... */
+    bool latest;                     /* ... or to the end of the archived WAL */
+    const char *snapshot_id;         /* or: a snapshot, recovered to its consistent point */
+    int port;                        /* 0: the first free one from 5432 up */
+    const char *config_path;         /* absolute, for restore_command/archive_command */
+} pgc_restore_options;
+
+/* Restores the chosen base backup into STATE/clusters/TARGET/data, replays
+ * archived WAL up to the target, promotes, registers the new cluster and
+ * returns once it accepts writes. A time outside the restorable window is
+ * -RD_ERANGE with both bounds in the message. */
+int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options *opts,
+                pgc_cluster **out);
 
 #endif

@@ -1,0 +1,443 @@
+/* Base backups of PostgreSQL clusters (snapshots) and the restorable window.
+ *
+ * A base backup is an online, non-exclusive backup (PostgreSQL 15,
+ * "Making a Base Backup Using the Low Level API"): pg_backup_start() on a
+ * session that stays open, the data directory walked into every repository
+ * of the cluster, then pg_backup_stop(wait_for_archive => true), whose label
+ * file is added to each backup as backup_label. pg_backup_stop returns only
+ * once the WAL the backup needs is archived, so a committed backup is always
+ * restorable. Backups are committed only after that: a crash anywhere before
+ * leaves nothing that claims to be a backup.
+ *
+ * The walk leaves out what PostgreSQL's own base backups leave out
+ * (src/backend/backup/basebackup.c: excludeDirContents, excludeFiles), and
+ * reuses the chunks of files unchanged since the previous backup of the
+ * cluster in the same repository. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "pg/pg.h"
+#include "repo/repo.h"
+
+/* ------------------------------------------------------ cluster repos -- */
+
+static void strv_push(char ***v, size_t *n, const char *s)
+{
+    *v = rd_realloc(*v, (*n + 1) * sizeof **v);
+    (*v)[(*n)++] = rd_strdup(s);
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void split_list(const char *text, char ***v, size_t *n)
+{
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (!len)
+            break;
+        char *item = rd_asprintf("%.*s", (int)len, p);
+        strv_push(v, n, item);
+        free(item);
+        p += len;
+    }
+}
+
+int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
+                      size_t *n)
+{
+    *repos = NULL;
+    *n = 0;
+    pgc_cluster *c = NULL;
+    if (cat && pgc_cluster_get(cat, cluster, &c) == 0) {
+        for (size_t i = 0; i < c->n_repos; i++)
+            strv_push(repos, n, c->repos[i]);
+        pgc_cluster_free(c);
+        return 0;
+    }
+    const rd_config_section *sec = rd_config_find(cfg, "cluster", cluster);
+    const char *list = sec ? rd_config_get(sec, "repos") : NULL;
+    if (list) {
+        split_list(list, repos, n);
+        return 0;
+    }
+    size_t count = rd_config_count(cfg, "repo");
+    for (size_t i = 0; i < count; i++)
+        strv_push(repos, n, rd_config_section_name(rd_config_at(cfg, "repo", i)));
+    if (*n == 0)
+        return rd_fail(RD_ECONFIG, "no [repo NAME] section in %s: DB cluster %s has nowhere to "
+                       "keep its backups", rd_config_path(cfg), cluster);
+    return 0;
+}
+
+/* ----------------------------------------------------------- the walk -- */
+
+/* What PostgreSQL 15's base backups leave out of a data directory. */
+static enum repo_walk_filter pg_filter(void *arg, const char *rel, bool is_dir)
+{
+    (void)arg;
+    static const char *const empty_dirs[] = {
+        "pg_wal", "pg_dynshmem", "pg_notify", "pg_replslot", "pg_serial", "pg_snapshots",
+        "pg_stat_tmp", "pg_subtrans",
+    };
+    static const char *const skip_files[] = {
+        "postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
+        "current_logfiles", "postgresql.auto.conf.tmp", "recovery.signal", "standby.signal",
+    };
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    if (strncmp(base, "pgsql_tmp", 9) == 0 || strcmp(base, "pg_internal.init") == 0)
+        return REPO_WALK_SKIP;
+    for (size_t i = 0; is_dir && i < sizeof empty_dirs / sizeof empty_dirs[0]; i++)
+        if (strcmp(rel, empty_dirs[i]) == 0)
+            return REPO_WALK_EMPTY;
+    for (size_t i = 0; !is_dir && i < sizeof skip_files / sizeof skip_files[0]; i++)
+        if (strcmp(rel, skip_files[i]) == 0)
+            return REPO_WALK_SKIP;
+    return REPO_WALK_KEEP;
+}
+
+struct mem_reader {
+    const char *data;
+    size_t left;
+};
+
+static ssize_t mem_read(void *arg, void *buf, size_t len)
+{
+    struct mem_reader *m = arg;
+    if (len > m->left)
+        len = m->left;
+    memcpy(buf, m->data, len);
+    m->data += len;
+    m->left -= len;
+    return (ssize_t)len;
+}
+
+static int add_file_from_memory(repo_backup *b, const char *path, const char *text)
+{
+    repo_entry e = { .type = REPO_ENTRY_FILE, .path = (char *)path, .mode = 0600,
+                     .mtime_sec = rd_clock_now() };
+    struct mem_reader m = { text, strlen(text) };
+    return repo_backup_add(b, &e, mem_read, &m);
+}
+
+/* ----------------------------------------------------------- sessions -- */
+
+static int query_value(PGconn *conn, const char *sql, const char *param, char **out)
+{
+    const char *params[1] = { param };
+    PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+        rc = rd_fail(RD_EIO, "%s failed: %s", sql, PQerrorMessage(conn));
+    else
+        *out = rd_strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
+struct repo_run {
+    repo *r;
+    repo_backup *b;
+    repo_manifest *parent;
+};
+
+static void runs_close(struct repo_run *runs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        repo_backup_abort(runs[i].b);
+        repo_manifest_free(runs[i].parent);
+        repo_close(runs[i].r);
+    }
+    free(runs);
+}
+
+static int snapshot_exists(const rd_config *cfg, rd_catalog *cat, const char *snapshot_id)
+{
+    pgc_snapshot *list = NULL;
+    size_t n = 0;
+    int rc = pgc_snapshot_list(cfg, cat, NULL, snapshot_id, &list, &n);
+    pgc_snapshot_list_free(list, n);
+    if (rc == 0 && n > 0)
+        return rd_fail(RD_EEXIST, "DB cluster snapshot %s already exists", snapshot_id);
+    return rc;
+}
+
+int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                        const char *snapshot_id, const char *kind)
+{
+    int rc = pgc_identifier_check(snapshot_id, "DB cluster snapshot identifier");
+    if (rc == 0)
+        rc = snapshot_exists(cfg, cat, snapshot_id);
+    if (rc < 0)
+        return rc;
+    char *conninfo = pgc_conninfo(c);
+    PGconn *conn = PQconnectdb(conninfo);
+    free(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        rc = rd_fail(RD_EIO, "cannot connect to DB cluster %s: %s", c->id, PQerrorMessage(conn));
+        PQfinish(conn);
+        return rc;
+    }
+    char *source = rd_asprintf("pg:%s", c->id);
+    struct repo_run *runs = rd_calloc(c->n_repos ? c->n_repos : 1, sizeof *runs);
+    size_t n_runs = 0;
+    char *start_lsn = NULL, *timeline = NULL, *version = NULL, *stop_lsn = NULL, *label = NULL;
+    char *spcmap = NULL;
+    int64_t start = rd_clock_now();
+    rc = query_value(conn, "SELECT current_setting('server_version')", NULL, &version);
+    if (rc == 0)
+        rc = query_value(conn, "SELECT pg_backup_start($1, true)::text", snapshot_id, &start_lsn);
+    if (rc == 0)
+        rc = query_value(conn, "SELECT timeline_id::text FROM pg_control_checkpoint()", NULL,
+                         &timeline);
+    for (size_t i = 0; rc == 0 && i < c->n_repos; i++) {
+        struct repo_run *run = &runs[n_runs++];
+        rc = repo_open(cfg, c->repos[i], &run->r);
+        if (rc == 0)
+            rc = repo_lock(run->r, false);
+        if (rc == 0)
+            rc = repo_manifest_load_parent(run->r, source, kind, &run->parent);
+        repo_backup_options opts = { .label = snapshot_id, .kind = kind, .source = source };
+        if (rc == 0)
+            rc = repo_backup_begin(run->r, &opts, &run->b);
+        repo_dir_options dopts = { .filter = pg_filter, .parent = run->parent };
+        if (rc == 0)
+            rc = repo_backup_add_tree(run->b, c->data_dir, &dopts);
+        if (rc < 0)
+            rd_fail_wrap(rc, "backup of DB cluster %s into repository %s", c->id, c->repos[i]);
+    }
+    /* Always end the backup mode, even after a failure: the session would. */
+    if (start_lsn) {
+        PGresult *res = PQexec(conn, "SELECT lsn::text, labelfile, spcmapfile "
+                                     "FROM pg_backup_stop(true)");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            stop_lsn = rd_strdup(PQgetvalue(res, 0, 0));
+            label = rd_strdup(PQgetvalue(res, 0, 1));
+            spcmap = rd_strdup(PQgetvalue(res, 0, 2));
+        } else if (rc == 0) {
+            rc = rd_fail(RD_EIO, "pg_backup_stop failed on DB cluster %s: %s", c->id,
+                         PQerrorMessage(conn));
+        }
+        PQclear(res);
+    }
+    int64_t stop = rd_clock_now();
+    char start_text[32], stop_text[32];
+    rd_time_format(start, start_text, sizeof start_text);
+    rd_time_format(stop, stop_text, sizeof stop_text);
+    for (size_t i = 0; rc == 0 && i < n_runs; i++) {
+        repo_backup *b = runs[i].b;
+        rc = add_file_from_memory(b, "backup_label", label);
+        if (rc == 0 && spcmap && *spcmap)
+            rc = add_file_from_memory(b, "tablespace_map", spcmap);
+        repo_backup_set_meta(b, PGC_META_CLUSTER, c->id);
+        repo_backup_set_meta(b, PGC_META_SNAPSHOT, snapshot_id);
+        repo_backup_set_meta(b, PGC_META_START_LSN, start_lsn);
+        repo_backup_set_meta(b, PGC_META_STOP_LSN, stop_lsn);
+        repo_backup_set_meta(b, PGC_META_START_TIME, start_text);
+        repo_backup_set_meta(b, PGC_META_STOP_TIME, stop_text);
+        repo_backup_set_meta(b, PGC_META_TIMELINE, timeline);
+        repo_backup_set_meta(b, PGC_META_VERSION, version);
+        repo_backup_info info;
+        if (rc == 0) {
+            runs[i].b = NULL;
+            rc = repo_backup_commit(b, &info);
+        }
+        if (rc == 0) {
+            RD_INFO("snapshot %s of %s: backup %s in repository %s", snapshot_id, c->id, info.id,
+                    c->repos[i]);
+            repo_backup_info_free(&info);
+        }
+    }
+    if (rc == 0)
+        pgc_event(cat, c->id, "backup", "%s backup %s completed (%s to %s, LSN %s to %s)",
+                  strcmp(kind, "automated") == 0 ? "automated" : "manual", snapshot_id,
+                  start_text, stop_text, start_lsn, stop_lsn);
+    else
+        pgc_event(cat, c->id, "failure", "backup %s failed: %s", snapshot_id, rd_error());
+    runs_close(runs, n_runs);
+    PQfinish(conn);
+    free(source);
+    free(start_lsn);
+    free(stop_lsn);
+    free(timeline);
+    free(version);
+    free(label);
+    free(spcmap);
+    return rc;
+}
+
+/* ---------------------------------------------------------- listing -- */
+
+void pgc_snapshot_clear(pgc_snapshot *s)
+{
+    free(s->snapshot_id);
+    free(s->cluster);
+    free(s->repo);
+    free(s->backup_id);
+    free(s->kind);
+    free(s->start_lsn);
+    free(s->stop_lsn);
+    memset(s, 0, sizeof *s);
+}
+
+void pgc_snapshot_list_free(pgc_snapshot *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pgc_snapshot_clear(&list[i]);
+    free(list);
+}
+
+static int64_t meta_time(const repo_backup_info *b, const char *key)
+{
+    const char *v = repo_backup_info_meta(b, key);
+    int64_t t = 0;
+    return v && rd_time_parse(v, &t) == 0 ? t : 0;
+}
+
+static int cmp_snapshot(const void *a, const void *b)
+{
+    const pgc_snapshot *x = a, *y = b;
+    if (x->stop_time != y->stop_time)
+        return x->stop_time < y->stop_time ? -1 : 1;
+    return strcmp(x->backup_id, y->backup_id);
+}
+
+/* Appends the cluster backups of one repository. */
+static int list_repo(const rd_config *cfg, const char *name, const char *cluster,
+                     const char *snapshot_id, pgc_snapshot **out, size_t *n)
+{
+    repo *r = NULL;
+    repo_backup_info *list = NULL;
+    size_t count = 0;
+    int rc = repo_open(cfg, name, &r);
+    if (rc == 0)
+        rc = repo_backup_list(r, &list, &count);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const repo_backup_info *b = &list[i];
+        const char *cl = repo_backup_info_meta(b, PGC_META_CLUSTER);
+        const char *snap = repo_backup_info_meta(b, PGC_META_SNAPSHOT);
+        if (!cl || !snap || (cluster && strcmp(cl, cluster) != 0) ||
+            (snapshot_id && strcmp(snap, snapshot_id) != 0))
+            continue;
+        *out = rd_realloc(*out, (*n + 1) * sizeof **out);
+        pgc_snapshot *s = &(*out)[(*n)++];
+        memset(s, 0, sizeof *s);
+        s->snapshot_id = rd_strdup(snap);
+        s->cluster = rd_strdup(cl);
+        s->repo = rd_strdup(name);
+        s->backup_id = rd_strdup(b->id);
+        s->kind = rd_strdup(b->kind);
+        s->start_time = meta_time(b, PGC_META_START_TIME);
+        s->stop_time = meta_time(b, PGC_META_STOP_TIME);
+        const char *v;
+        s->start_lsn = rd_strdup((v = repo_backup_info_meta(b, PGC_META_START_LSN)) ? v : "");
+        s->stop_lsn = rd_strdup((v = repo_backup_info_meta(b, PGC_META_STOP_LSN)) ? v : "");
+        s->timeline = (v = repo_backup_info_meta(b, PGC_META_TIMELINE)) ? atoi(v) : 0;
+        s->logical_bytes = b->stats.logical_bytes;
+    }
+    repo_backup_list_free(list, count);
+    repo_close(r);
+    return rc;
+}
+
+int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster,
+                      const char *snapshot_id, pgc_snapshot **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char **repos = NULL;
+    size_t n_repos = 0;
+    int rc = 0;
+    if (cluster) {
+        rc = pgc_cluster_repos(cfg, cat, cluster, &repos, &n_repos);
+    } else {
+        for (size_t i = 0; i < rd_config_count(cfg, "repo"); i++)
+            strv_push(&repos, &n_repos, rd_config_section_name(rd_config_at(cfg, "repo", i)));
+    }
+    for (size_t i = 0; rc == 0 && i < n_repos; i++)
+        rc = list_repo(cfg, repos[i], cluster, snapshot_id, out, n);
+    strv_free(repos, n_repos);
+    if (rc < 0) {
+        pgc_snapshot_list_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, cmp_snapshot);
+    return 0;
+}
+
+int pgc_snapshot_delete(const rd_config *cfg, rd_catalog *cat, const char *snapshot_id)
+{
+    pgc_snapshot *list = NULL;
+    size_t n = 0;
+    int rc = pgc_snapshot_list(cfg, cat, NULL, snapshot_id, &list, &n);
+    if (rc == 0 && n == 0)
+        rc = rd_fail(RD_ENOENT, "DB cluster snapshot %s not found", snapshot_id);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        repo *r = NULL;
+        rc = repo_open(cfg, list[i].repo, &r);
+        if (rc == 0)
+            rc = repo_lock(r, false);
+        if (rc == 0)
+            rc = repo_forget(r, list[i].backup_id);
+        repo_close(r);
+    }
+    if (rc == 0 && n > 0)
+        pgc_event(cat, list[0].cluster, "deletion", "snapshot %s deleted", snapshot_id);
+    pgc_snapshot_list_free(list, n);
+    return rc;
+}
+
+/* ------------------------------------------------ the restorable window -- */
+
+int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *cluster,
+                             int64_t *earliest, int64_t *latest)
+{
+    pgc_snapshot *list = NULL;
+    size_t n = 0;
+    int rc = pgc_snapshot_list(cfg, cat, cluster, NULL, &list, &n);
+    if (rc == 0 && n == 0)
+        rc = rd_fail(RD_ENOENT, "DB cluster %s has no backup yet, so nothing is restorable; "
+                     "create one with create-db-cluster-snapshot", cluster);
+    if (rc == 0) {
+        *earliest = list[0].stop_time;
+        *latest = list[n - 1].stop_time;
+    }
+    pgc_snapshot_list_free(list, n);
+    /* WAL archived after the newest backup extends the window: every commit
+     * in a segment happened before the segment was archived. */
+    sqlite3_stmt *st = NULL;
+    if (rc == 0 && cat && sqlite3_prepare_v2(rd_catalog_db(cat), "SELECT max(pushed_us) FROM "
+                                             "wal_archive WHERE cluster_id = ?", -1, &st,
+                                             NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t pushed = sqlite3_column_int64(st, 0) / 1000000;
+            if (pushed > *latest)
+                *latest = pushed;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int pgc_restorable_window(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                          int64_t *earliest, int64_t *latest)
+{
+    return pgc_restorable_window_id(cfg, cat, c->id, earliest, latest);
+}

@@ -1,0 +1,376 @@
+/* Point-in-time restore into a new cluster (dr-guide Scenario 2: "Restore to
+ * point before corruption"; aws rds restore-db-cluster-to-point-in-time).
+ *
+ *   choose backup --> restore files --> recovery settings --> start -->
+ *   replay archived WAL to the target --> promote --> accepts writes --> register
+ *
+ * The backup is the newest whose consistent point (pg.stop_time) is not after
+ * the target. WAL comes back through `radiant wal fetch` of the SOURCE cluster
+ * (restore_command), while the new cluster archives its own WAL under its own
+ * name from the moment it is promoted, on a new timeline. Everything needed
+ * is in the repositories: the source cluster may be gone.
+ *
+ * A target time after the last commit in the archive cannot be "reached"
+ * (PostgreSQL stops at the first commit after the target and fails when there
+ * is none: "recovery ended before configured recovery target was reached").
+ * Then every commit up to the target is in the archive already, so the
+ * restore is redone to the end of the archived WAL, which is the same state. */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "pg/pg.h"
+#include "repo/repo.h"
+
+#define PROMOTE_TIMEOUT_S 3600
+
+static void format_pg_time(int64_t t, char *out, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, len, "%Y-%m-%d %H:%M:%S+00", &tm);
+}
+
+/* Picks the snapshot to restore and the recovery target. */
+static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options *o,
+                         pgc_snapshot *chosen, char *target_line, size_t len)
+{
+    pgc_snapshot *list = NULL;
+    size_t n = 0;
+    int rc = pgc_snapshot_list(cfg, cat, o->snapshot_id ? NULL : o->source, o->snapshot_id,
+                               &list, &n);
+    if (rc < 0)
+        return rc;
+    ssize_t pick = -1;
+    if (o->snapshot_id) {
+        if (n == 0)
+            rc = rd_fail(RD_ENOENT, "DB cluster snapshot %s not found", o->snapshot_id);
+        pick = 0;
+        snprintf(target_line, len, "recovery_target = 'immediate'");
+    } else {
+        int64_t earliest = 0, latest = 0;
+        rc = pgc_restorable_window_id(cfg, cat, o->source, &earliest, &latest);
+        char e[32], l[32], t[32];
+        rd_time_format(earliest, e, sizeof e);
+        rd_time_format(latest, l, sizeof l);
+        rd_time_format(o->time, t, sizeof t);
+        if (rc == 0 && !o->latest && (o->time < earliest || o->time > latest))
+            rc = rd_fail(RD_ERANGE, "%s is outside the restorable window of DB cluster %s: "
+                         "EarliestRestorableTime %s, LatestRestorableTime %s", t, o->source, e,
+                         l);
+        int64_t when = o->latest ? latest : o->time;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (list[i].stop_time <= when)
+                pick = (ssize_t)i;
+        if (rc == 0 && pick < 0)
+            rc = rd_fail(RD_ERANGE, "no backup of DB cluster %s is consistent by %s", o->source,
+                         t);
+        char pgt[40];
+        format_pg_time(o->time, pgt, sizeof pgt);
+        if (o->latest)
+            target_line[0] = '\0';
+        else
+            snprintf(target_line, len, "recovery_target_time = '%s'", pgt);
+    }
+    if (rc == 0) {
+        *chosen = list[pick];
+        memset(&list[pick], 0, sizeof list[pick]);
+    }
+    pgc_snapshot_list_free(list, n);
+    return rc;
+}
+
+static int chown_to_run_as(const rd_config *cfg, const char *path)
+{
+    const char *user = pgc_run_as(cfg);
+    if (!user)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw)
+        return rd_fail(RD_ECONFIG, "run-as user %s does not exist", user);
+    if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
+        return rd_fail_errno(RD_EIO, "cannot give %s to %s", path, user);
+    return 0;
+}
+
+static int append_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return rd_fail_errno(RD_EIO, "cannot open %s", path);
+    int rc = fputs(text, f) < 0 ? rd_fail_errno(RD_EIO, "cannot write %s", path) : 0;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = rc ? rc : rd_fail_errno(RD_EIO, "cannot write %s", path);
+    fclose(f);
+    return rc;
+}
+
+/* The settings that turn the restored copy into a new cluster recovering
+ * from the source's archive. Later lines of postgresql.auto.conf override the
+ * source's own settings that came with the backup. */
+static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
+                                   const pgc_restore_options *o, const char *target_line)
+{
+    char self[4096];
+    pgc_self_path(self, sizeof self);
+    char *conf = rd_asprintf(
+        "\n# radiant: restored from DB cluster %s\n"
+        "listen_addresses = '127.0.0.1'\n"
+        "port = %d\n"
+        "unix_socket_directories = '%s'\n"
+        "archive_mode = on\n"
+        "archive_command = '%s --config %s wal push --db-cluster-identifier %s %%p'\n"
+        "restore_command = '%s --config %s wal fetch --db-cluster-identifier %s %%f %%p'\n"
+        "recovery_target_action = 'promote'\n"
+        "recovery_target_timeline = 'latest'\n"
+        "%s%s",
+        o->source, c->port, c->socket_dir, self, o->config_path, c->id, self, o->config_path,
+        o->source, target_line, target_line[0] ? "\n" : "");
+    char *auto_conf = rd_path_join(c->data_dir, "postgresql.auto.conf");
+    int rc = append_file(auto_conf, conf);
+    char *signal = rd_path_join(c->data_dir, "recovery.signal");
+    if (rc == 0)
+        rc = rd_fs_write_atomic(signal, "", 0, 0600);
+    if (rc == 0)
+        rc = chown_to_run_as(cfg, signal);
+    free(signal);
+    free(auto_conf);
+    free(conf);
+    return rc;
+}
+
+static bool log_says(const pgc_cluster *c, const char *needle)
+{
+    char *log = rd_asprintf("%s/../server.log", c->data_dir);
+    rd_buf b = RD_BUF_INIT;
+    bool found = rd_fs_read_file(log, 64u * 1024 * 1024, &b) == 0 && b.len &&
+                 memmem(b.data, b.len, needle, strlen(needle)) != NULL;
+    rd_buf_free(&b);
+    free(log);
+    return found;
+}
+
+/* Polls until recovery is over; 1 when promoted, 0 when the server went
+ * away, -RD_E* on timeout. */
+static int wait_promoted(const pgc_cluster *c)
+{
+    char *conninfo = pgc_conninfo(c);
+    int64_t deadline = rd_mono_ns() + (int64_t)PROMOTE_TIMEOUT_S * 1000000000;
+    int rc = rd_fail(RD_EIO, "DB cluster %s did not finish recovery within %d s", c->id,
+                     PROMOTE_TIMEOUT_S);
+    int failures = 0;
+    while (rd_mono_ns() < deadline) {
+        PGconn *conn = PQconnectdb(conninfo);
+        if (PQstatus(conn) == CONNECTION_OK) {
+            failures = 0;
+            PGresult *res = PQexec(conn, "SELECT pg_is_in_recovery()");
+            bool done = PQresultStatus(res) == PGRES_TUPLES_OK &&
+                        strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+            PQclear(res);
+            if (done) {
+                /* "accepts a write": taking a transaction id needs a primary */
+                res = PQexec(conn, "SELECT txid_current()");
+                done = PQresultStatus(res) == PGRES_TUPLES_OK;
+                PQclear(res);
+            }
+            PQfinish(conn);
+            if (done) {
+                rc = 1;
+                break;
+            }
+        } else {
+            PQfinish(conn);
+            if (PQping(conninfo) == PQPING_NO_RESPONSE && ++failures >= 10) {
+                rc = 0;   /* the server stopped */
+                break;
+            }
+        }
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    free(conninfo);
+    return rc;
+}
+
+static bool port_taken(rd_catalog *cat, int port)
+{
+    pgc_cluster **list = NULL;
+    size_t n = 0;
+    bool taken = false;
+    if (pgc_cluster_list(cat, &list, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            taken = taken || list[i]->port == port;
+    pgc_cluster_list_free(list, n);
+    if (taken)
+        return true;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    taken = fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0;
+    if (fd >= 0)
+        close(fd);
+    return taken;
+}
+
+int pgc_free_port(rd_catalog *cat, int *port)
+{
+    for (int p = 5432; p < 65535; p++) {
+        if (!port_taken(cat, p)) {
+            *port = p;
+            return 0;
+        }
+    }
+    return rd_fail(RD_EIO, "no free TCP port on 127.0.0.1 from 5432 up");
+}
+
+static int make_dirs(const rd_config *cfg, pgc_cluster *c)
+{
+    char *base = rd_asprintf("%s/clusters/%s", rd_config_state_dir(cfg), c->id);
+    struct stat st;
+    int rc = 0;
+    if (lstat(base, &st) == 0)
+        rc = rd_fail(RD_EEXIST, "%s already exists; remove it or choose another "
+                     "--db-cluster-identifier", base);
+    if (rc == 0)
+        rc = rd_fs_mkdir_p(c->socket_dir, 0700);
+    if (rc == 0)
+        rc = chown_to_run_as(cfg, base);
+    if (rc == 0)
+        rc = chown_to_run_as(cfg, c->socket_dir);
+    free(base);
+    return rc;
+}
+
+static int restore_files(const rd_config *cfg, const pgc_snapshot *snap, const char *data_dir)
+{
+    repo *r = NULL;
+    repo_manifest *m = NULL;
+    int rc = repo_open(cfg, snap->repo, &r);
+    if (rc == 0)
+        rc = repo_manifest_load(r, snap->backup_id, &m);
+    repo_restore_stats st;
+    repo_restore_options ro = { 0 };
+    if (rc == 0)
+        rc = repo_restore_dir(r, m, data_dir, &ro, &st);
+    if (rc == 0)
+        RD_INFO("restored backup %s (%llu files, %llu bytes) into %s", snap->backup_id,
+                (unsigned long long)st.files, (unsigned long long)st.bytes, data_dir);
+    repo_manifest_free(m);
+    repo_close(r);
+    return rc;
+}
+
+int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options *o,
+                pgc_cluster **out)
+{
+    int rc = pgc_identifier_check(o->target, "DB cluster identifier");
+    pgc_cluster *existing = NULL;
+    if (rc == 0 && pgc_cluster_get(cat, o->target, &existing) == 0)
+        rc = rd_fail(RD_EEXIST, "DB cluster %s already exists", o->target);
+    pgc_cluster_free(existing);
+    if (rc < 0)
+        return rc;
+    pgc_snapshot snap = { 0 };
+    char target_line[128];
+    rc = choose_backup(cfg, cat, o, &snap, target_line, sizeof target_line);
+    if (rc < 0)
+        return rc;
+
+    pgc_cluster *c = rd_calloc(1, sizeof *c);
+    c->id = rd_strdup(o->target);
+    c->data_dir = rd_asprintf("%s/clusters/%s/data", rd_config_state_dir(cfg), o->target);
+    c->socket_dir = rd_asprintf("%s/clusters/%s/run", rd_config_state_dir(cfg), o->target);
+    c->port = o->port;
+    if (!c->port)
+        rc = pgc_free_port(cat, &c->port);
+    char **repos = NULL;
+    size_t n_repos = 0;
+    if (rc == 0)
+        rc = pgc_cluster_repos(cfg, cat, o->source, &repos, &n_repos);
+    c->repos = repos;
+    c->n_repos = n_repos;
+    pgc_cluster *src = NULL;
+    if (pgc_cluster_get(cat, o->source, &src) == 0) {
+        c->backup_retention_period = src->backup_retention_period;
+        c->preferred_backup_window = rd_strdup(src->preferred_backup_window);
+        c->storage_encrypted = src->storage_encrypted;
+    } else {
+        c->backup_retention_period = 35;
+        c->preferred_backup_window = rd_strdup("03:00-04:00");
+    }
+    pgc_cluster_free(src);
+    c->status = rd_strdup("restoring");
+    c->created_us = rd_clock_now_us();
+    c->managed = true;
+    char when[32];
+    rd_time_format(o->latest ? rd_clock_now() : o->time, when, sizeof when);
+    c->restored_from = o->snapshot_id ? rd_asprintf("snapshot %s", o->snapshot_id)
+                                      : rd_asprintf("%s@%s", o->source, o->latest ? "latest"
+                                                                                  : when);
+    if (rc == 0)
+        rc = make_dirs(cfg, c);
+    if (rc == 0)
+        rc = pgc_cluster_save(cat, c);
+    if (rc == 0)
+        pgc_event(cat, c->id, "restore", "restoring from %s, backup %s in repository %s",
+                  c->restored_from, snap.backup_id, snap.repo);
+    if (rc == 0)
+        rc = restore_files(cfg, &snap, c->data_dir);
+    if (rc == 0)
+        rc = write_recovery_settings(cfg, c, o, target_line);
+    int promoted = 0;
+    if (rc == 0)
+        rc = pgc_start(cfg, cat, c);
+    if (rc == 0) {
+        promoted = wait_promoted(c);
+        if (promoted == 0 && target_line[0] &&
+            log_says(c, "recovery ended before configured recovery target was reached")) {
+            /* The archive ends before the target: restore to its end instead. */
+            RD_INFO("no commit after %s in the archive: recovering to its end", when);
+            char *auto_conf = rd_path_join(c->data_dir, "postgresql.auto.conf");
+            rc = append_file(auto_conf, "recovery_target_time = ''\nrecovery_target = ''\n");
+            free(auto_conf);
+            if (rc == 0)
+                rc = pgc_start(cfg, cat, c);
+            if (rc == 0)
+                promoted = wait_promoted(c);
+        }
+        if (rc == 0 && promoted < 0)
+            rc = promoted;
+        else if (rc == 0 && promoted == 0)
+            rc = rd_fail(RD_EIO, "DB cluster %s stopped during recovery; see %s/../server.log",
+                         c->id, c->data_dir);
+    }
+    if (rc == 0) {
+        rc = pgc_cluster_set_status(cat, c->id, "available");
+        free(c->status);
+        c->status = rd_strdup("available");
+        pgc_event(cat, c->id, "restore", "restored from %s; accepting writes on port %d",
+                  c->restored_from, c->port);
+        pgc_event(cat, o->source, "restore", "restored into new DB cluster %s (%s)", c->id,
+                  c->restored_from);
+    } else {
+        pgc_cluster_set_status(cat, c->id, "failed");
+        pgc_event(cat, c->id, "failure", "restore from %s failed: %s", c->restored_from,
+                  rd_error());
+    }
+    pgc_snapshot_clear(&snap);
+    if (rc == 0)
+        *out = c;
+    else
+        pgc_cluster_free(c);
+    return rc;
+}
