@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,19 +92,6 @@ static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restor
     return rc;
 }
 
-static int chown_to_run_as(const rd_config *cfg, const char *path)
-{
-    const char *user = pgc_run_as(cfg);
-    if (!user)
-        return 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw)
-        return rd_fail(RD_ECONFIG, "run-as user %s does not exist", user);
-    if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
-        return rd_fail_errno(RD_EIO, "cannot give %s to %s", path, user);
-    return 0;
-}
-
 static int append_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "a");
@@ -145,7 +131,7 @@ static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
     if (rc == 0)
         rc = rd_fs_write_atomic(signal, "", 0, 0600);
     if (rc == 0)
-        rc = chown_to_run_as(cfg, signal);
+        rc = pgc_chown_run_as(cfg, signal);
     free(signal);
     free(auto_conf);
     free(conf);
@@ -247,9 +233,9 @@ static int make_dirs(const rd_config *cfg, pgc_cluster *c)
     if (rc == 0)
         rc = rd_fs_mkdir_p(c->socket_dir, 0700);
     if (rc == 0)
-        rc = chown_to_run_as(cfg, base);
+        rc = pgc_chown_run_as(cfg, base);
     if (rc == 0)
-        rc = chown_to_run_as(cfg, c->socket_dir);
+        rc = pgc_chown_run_as(cfg, c->socket_dir);
     free(base);
     return rc;
 }
