@@ -8,6 +8,7 @@
 #include "core/catalog.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "pg/pg.h"
 
 static const cli_group *const groups[] = { &cli_repo_group };
 
@@ -149,6 +150,14 @@ int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv)
         for (int i = 2; i < argc; i++)
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
                 return cli_help(g->name, c->name);
+        if (g->as_run_as_user) {
+            const rd_config *cfg;
+            int rc = cli_config(ctx, &cfg);
+            if (rc == 0)
+                rc = pgc_become_run_as(cfg);
+            if (rc < 0)
+                return rc;
+        }
         return c->run(ctx, argc - 1, argv + 1);
     }
     return rd_fail(RD_EUSAGE, "unknown command 'radiant %s %s'; run 'radiant help %s' for "

@@ -29,6 +29,7 @@ typedef struct cli_group {
     const char *name;
     const char *summary;
     const cli_command *commands;  /* terminated by a NULL name */
+    bool as_run_as_user;          /* PostgreSQL work: drop root for the run-as user */
 } cli_group;
 
 extern const cli_group cli_repo_group;

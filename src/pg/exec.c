@@ -81,6 +81,28 @@ int pgc_chown_run_as(const rd_config *cfg, const char *path)
     return rc;
 }
 
+int pgc_become_run_as(const rd_config *cfg)
+{
+    const char *user = pgc_run_as(cfg);
+    if (!user)
+        return 0;
+    uid_t uid;
+    gid_t gid;
+    int rc = lookup_user(user, &uid, &gid);
+    /* The state directory is shared with the repo commands run as root:
+     * create it now, while we can, and make it the user's. */
+    const char *state = rd_config_state_dir(cfg);
+    if (rc == 0)
+        rc = rd_fs_mkdir_p(state, 0750);
+    rd_catalog *cat = NULL;
+    if (rc == 0)
+        rc = pgc_catalog_open(cfg, &cat);
+    rd_catalog_close(cat);
+    if (rc == 0 && (initgroups(user, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
+        rc = rd_fail_errno(RD_EIO, "cannot become the run-as user %s", user);
+    return rc;
+}
+
 /* ----------------------------------------------------------------- exec -- */
 
 /* What a child reports through its close-on-exec pipe when it could not exec:

@@ -68,6 +68,11 @@ int pgc_event(rd_catalog *cat, const char *cluster, const char *category, const 
 const char *pgc_run_as(const rd_config *cfg);
 /* When running as root, gives path to the run-as user; a no-op otherwise. */
 int pgc_chown_run_as(const rd_config *cfg, const char *path);
+/* When running as root, becomes the run-as user for good (after giving it
+ * the state directory), so that everything radiant writes for PostgreSQL --
+ * catalog, spool, repository files of backups and WAL -- is that user's, as
+ * archive_command, which runs as that user, needs. No-op otherwise. */
+int pgc_become_run_as(const rd_config *cfg);
 /* Opens the catalog of the state directory. When running as root, the state
  * directory and the catalog files are given to the run-as user, because
  * archive_command (`radiant wal push`) runs as that user and writes there. */
