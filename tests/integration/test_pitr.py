@@ -1,0 +1,148 @@
+"""Point-in-time restore on a real PostgreSQL 15 (dr-guide Scenario 2): rows
+with known ids and commit times, a base backup, more writes, a table dropped
+at time T; a restore to T-1s into a new cluster holds every row committed
+before T-1s and none after, and the source cluster is untouched. The same
+after deleting the source cluster and wiping its data directory, restores
+between two base backups, and a time outside the restorable window refused
+with both bounds."""
+
+import datetime
+import os
+import shutil
+import time
+
+import pytest
+
+from pgfixture import PgEnv, free_port, wait_archived
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def insert_rows(conn, ids, pause=0.05):
+    cur = conn.cursor()
+    for i in ids:
+        cur.execute("INSERT INTO t(id, payload) VALUES (%s, %s)", (i, "row %d" % i))
+        conn.commit()
+        time.sleep(pause)
+
+
+def ids_in(env, port):
+    with env.connect(port) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT id FROM t ORDER BY id")
+        return [r[0] for r in cur.fetchall()]
+
+
+def quiet_mark(seconds=1.6):
+    """A moment with no commit within `seconds` either side of it."""
+    time.sleep(seconds)
+    mark = time.time()
+    time.sleep(seconds)
+    return mark
+
+
+@pytest.fixture
+def env():
+    e = PgEnv()
+    yield e
+    e.close()
+
+
+def test_restore_to_point_in_time(env):
+    port = free_port()
+    env.run("db", "create-db-cluster", "--db-cluster-identifier", "prod", "--port", str(port))
+    conn = env.connect(port)
+    conn.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
+    conn.commit()
+    insert_rows(conn, range(1, 21))
+    snap1 = env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "prod",
+                    "--db-cluster-snapshot-identifier", "prod-first")["DBClusterSnapshot"]
+    assert snap1["DBClusterSnapshotIdentifier"] == "prod-first"
+    insert_rows(conn, range(21, 41))
+    between = quiet_mark()                     # after 40 rows, before the second backup
+    insert_rows(conn, range(41, 61))
+    env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "prod",
+            "--db-cluster-snapshot-identifier", "prod-second")
+    insert_rows(conn, range(61, 81))
+    before_drop = quiet_mark()                 # T-1s: rows 1..80 committed before it
+    insert_rows(conn, range(81, 91))           # committed within the last second before T
+    conn.cursor().execute("DROP TABLE t")
+    conn.commit()
+    wait_archived(conn)
+
+    desc = env.run("db", "describe-db-clusters", "--db-cluster-identifier", "prod")
+    cluster = desc["DBClusters"][0]
+    assert cluster["EarliestRestorableTime"] <= iso(before_drop) <= cluster["LatestRestorableTime"]
+
+    # to T-1s: everything before, nothing after; the source keeps running as it was
+    new_port = free_port()
+    out = env.run("db", "restore-db-cluster-to-point-in-time",
+                  "--source-db-cluster-identifier", "prod",
+                  "--db-cluster-identifier", "prod-restored", "--port", str(new_port),
+                  "--restore-to-time", iso(before_drop))
+    assert out["DBCluster"]["Status"] == "available"
+    assert ids_in(env, new_port) == list(range(1, 81))
+    with env.connect(new_port) as c2:          # it accepts writes
+        c2.cursor().execute("INSERT INTO t VALUES (1000, 'after restore')")
+    cur = conn.cursor()
+    cur.execute("SELECT to_regclass('t')")
+    assert cur.fetchone()[0] is None           # the source is untouched: still dropped
+
+    # between the two base backups, and before the newest one
+    port3 = free_port()
+    env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier", "prod",
+            "--db-cluster-identifier", "prod-between", "--port", str(port3),
+            "--restore-to-time", iso(between))
+    assert ids_in(env, port3) == list(range(1, 41))
+
+    # outside the window: refused, both bounds named
+    err = env.run("db", "restore-db-cluster-to-point-in-time",
+                  "--source-db-cluster-identifier", "prod", "--db-cluster-identifier", "too-early",
+                  "--restore-to-time", "2001-01-01T00:00:00Z", expect=11)
+    assert "EarliestRestorableTime" in err["message"]
+    assert "LatestRestorableTime" in err["message"]
+    conn.close()
+
+    # from the repository alone: the source deleted and its data directory wiped
+    env.run("db", "delete-db-cluster", "--db-cluster-identifier", "prod", "--skip-final-snapshot")
+    shutil.rmtree(os.path.join(env.state, "clusters", "prod"), ignore_errors=True)
+    port4 = free_port()
+    env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier", "prod",
+            "--db-cluster-identifier", "prod-again", "--port", str(port4),
+            "--restore-to-time", iso(before_drop))
+    assert ids_in(env, port4) == list(range(1, 81))
+
+
+def test_restore_from_snapshot_and_latest(env):
+    port = free_port()
+    env.run("db", "create-db-cluster", "--db-cluster-identifier", "app", "--port", str(port))
+    conn = env.connect(port)
+    conn.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
+    conn.commit()
+    insert_rows(conn, range(1, 11), pause=0)
+    env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "app",
+            "--db-cluster-snapshot-identifier", "app-snap")
+    insert_rows(conn, range(11, 21), pause=0)
+    wait_archived(conn)
+    snaps = env.run("db", "describe-db-cluster-snapshots", "--db-cluster-identifier", "app")
+    assert [s["DBClusterSnapshotIdentifier"] for s in snaps["DBClusterSnapshots"]] == ["app-snap"]
+
+    p2 = free_port()
+    env.run("db", "restore-db-cluster-from-snapshot", "--snapshot-identifier", "app-snap",
+            "--db-cluster-identifier", "app-from-snap", "--port", str(p2))
+    assert ids_in(env, p2) == list(range(1, 11))
+
+    p3 = free_port()
+    env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier", "app",
+            "--db-cluster-identifier", "app-latest", "--port", str(p3),
+            "--use-latest-restorable-time")
+    assert ids_in(env, p3) == list(range(1, 21))
+
+    env.run("db", "delete-db-cluster-snapshot", "--db-cluster-snapshot-identifier", "app-snap")
+    err = env.run("db", "restore-db-cluster-from-snapshot", "--snapshot-identifier", "app-snap",
+                  "--db-cluster-identifier", "app-gone", expect=4)
+    assert "app-snap" in err["message"]
+    conn.close()
