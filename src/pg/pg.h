@@ -17,6 +17,7 @@
 #ifndef RD_PG_H
 #define RD_PG_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -98,6 +99,34 @@ int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 
 /* Path of the radiant binary itself, for archive_command/restore_command. */
 const char *pgc_self_path(char *buf, size_t len);
+
+/* ------------------------------------------------------------ settings -- */
+
+/* s in single quotes for /bin/sh, which runs archive_command and
+ * restore_command. Caller frees. */
+char *pgc_shell_quote(const char *s);
+/* "'SELF' --config 'CONFIG' wal push --db-cluster-identifier ID %p";
+ * config_path absolute. Caller frees. */
+char *pgc_archive_command(const char *self, const char *config_path, const char *cluster);
+/* Sets names[i] = values[i] (strings, quoted here) in DATA/postgresql.auto.conf,
+ * replacing earlier assignments and keeping every other line; the file stays
+ * the run-as user's. Only while the server is down: a running server is
+ * changed with pgc_alter_system. */
+int pgc_auto_conf_set(const rd_config *cfg, const char *data_dir, const char *const names[],
+                      const char *const values[], size_t n);
+/* The value of name in DATA/postgresql.auto.conf, unquoted; *out NULL when it
+ * is not set there. Caller frees. */
+int pgc_auto_conf_get(const char *data_dir, const char *name, char **out);
+
+/* Connects as postgres to database postgres (pgc_conninfo); -RD_ENET with
+ * libpq's message. Close with PQfinish. */
+int pgc_connect(const pgc_cluster *c, PGconn **out);
+/* Runs sql; *out is the first column of the first row, NULL when there is
+ * none. -RD_ENET with the server's message when it fails. Caller frees. */
+int pgc_query_value(PGconn *conn, const char *sql, char **out);
+/* ALTER SYSTEM SET name = 'value' (RESET when value is NULL); takes effect
+ * with pg_reload_conf(), or at the next restart for postmaster settings. */
+int pgc_alter_system(PGconn *conn, const char *name, const char *value);
 
 /* ---------------------------------------------------------------- WAL -- */
 
