@@ -32,6 +32,7 @@ typedef struct cli_group {
 } cli_group;
 
 extern const cli_group cli_repo_group;
+extern const cli_group cli_db_group;
 
 /* Loads the configuration once; -RD_ECONFIG when it is missing or invalid. */
 int cli_config(cli_ctx *ctx, const rd_config **out);

@@ -79,6 +79,9 @@ char *pgc_cluster_dir(const rd_config *cfg, const char *id);
 /* Runs argv (argv[0] a path) as the run-as user; returns its exit status or
  * -RD_E*. Output goes to log_path when not NULL (appended). */
 int pgc_exec(const rd_config *cfg, char *const argv[], const char *log_path, int *status);
+/* The last non-empty line of a log file (empty when there is none), for
+ * one-line error messages. */
+void pgc_log_tail(const char *path, char *out, size_t len);
 /* Path of a PostgreSQL 15 server binary ("initdb", "pg_ctl", ...) in
  * /usr/lib/postgresql/15/bin (or $RADIANT_PG_BINDIR); NULL with an
  * -RD_ECONFIG message ("install postgresql-15") when it is missing. */
@@ -150,8 +153,8 @@ bool pgc_wal_name_valid(const char *file);
 /* ---------------------------------------------- snapshots (backup.c) -- */
 
 /* Takes a base backup of cluster c into each of its repos as a snapshot
- * named snapshot_id, kind "manual", "automated" or "final" (the final snapshot
- * of delete-db-cluster). When backup_ids_out is not NULL it receives the
+ * named snapshot_id, kind "manual" or "automated" (delete-db-cluster's final
+ * snapshot is "manual", as in RDS: retention never expires it). When backup_ids_out is not NULL it receives the
  * backup ids, comma-separated (size: at least 64 per repo). */
 int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
                         const char *snapshot_id, const char *kind, char *backup_ids_out);
