@@ -36,8 +36,8 @@ typedef struct pgc_cluster {
     char *preferred_backup_window;   /* "03:00-04:00", UTC */
     bool deletion_protection;
     bool storage_encrypted;          /* every repo is encrypted */
-    char *status;                    /* creating, available, stopped, restoring,
-                                        deleting, failed */
+    char *status;                    /* creating, available, starting, stopping,
+                                        stopped, restoring, deleting, failed */
     int64_t created_us;
     bool managed;                    /* created by radiant (false: registered) */
     char *restored_from;             /* "SRC@TIME" or "snapshot NAME"; NULL */
@@ -66,16 +66,33 @@ int pgc_event(rd_catalog *cat, const char *cluster, const char *category, const 
 /* The run-as user ([radiant] run-as, default postgres) when running as root;
  * NULL otherwise (run as ourselves). */
 const char *pgc_run_as(const rd_config *cfg);
+/* When running as root, gives path to the run-as user; a no-op otherwise. */
+int pgc_chown_run_as(const rd_config *cfg, const char *path);
+/* Opens the catalog of the state directory. When running as root, the state
+ * directory and the catalog files are given to the run-as user, because
+ * archive_command (`radiant wal push`) runs as that user and writes there. */
+int pgc_catalog_open(const rd_config *cfg, rd_catalog **out);
+/* STATE/clusters/ID: data/, run/ (socket) and server.log of a cluster radiant
+ * created; server.log only for a registered one. Caller frees. */
+char *pgc_cluster_dir(const rd_config *cfg, const char *id);
 /* Runs argv (argv[0] a path) as the run-as user; returns its exit status or
  * -RD_E*. Output goes to log_path when not NULL (appended). */
 int pgc_exec(const rd_config *cfg, char *const argv[], const char *log_path, int *status);
-/* Path of a PostgreSQL 15 server binary ("initdb", "pg_ctl", ...). */
+/* Path of a PostgreSQL 15 server binary ("initdb", "pg_ctl", ...) in
+ * /usr/lib/postgresql/15/bin (or $RADIANT_PG_BINDIR); NULL with an
+ * -RD_ECONFIG message ("install postgresql-15") when it is missing. */
 const char *pgc_bin(const char *name, char *buf, size_t len);
 /* libpq connection string for the cluster's socket and port, as user
  * postgres, database postgres. Caller frees. */
 char *pgc_conninfo(const pgc_cluster *c);
-/* Waits until the cluster accepts connections, up to timeout_s. */
+/* True when the server accepts connections now (PQping). */
+bool pgc_reachable(const pgc_cluster *c);
+/* Waits until the cluster accepts connections, up to timeout_s; -RD_ENET. */
 int pgc_wait_ready(const pgc_cluster *c, int timeout_s);
+/* pg_ctl start / stop -m fast (-w -t 60), logging to STATE/clusters/ID/server.log.
+ * Update c->status and the catalog row (starting -> available or failed,
+ * stopping -> stopped) and record events. Starting a cluster that answers and
+ * stopping one that is not running succeed without doing anything. */
 int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 
@@ -166,5 +183,22 @@ int pgc_wal_spool_remove(const rd_config *cfg, const char *cluster);
 #define PGC_META_TIMELINE "pg.timeline"
 #define PGC_META_SNAPSHOT "pg.snapshot"       /* db-cluster-snapshot-identifier */
 #define PGC_META_VERSION "pg.version"
+
+/* ---------------------------------------------- snapshots (backup.c) -- */
+
+/* Takes a base backup of cluster c into each of its repos as a snapshot
+ * named snapshot_id, kind "manual", "automated" or "final" (the final snapshot
+ * of delete-db-cluster). When backup_ids_out is not NULL it receives the
+ * backup ids, comma-separated (size: at least 64 per repo). */
+int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                        const char *snapshot_id, const char *kind, char *backup_ids_out);
+
+/* ---------------------------------------- restorable window (backup.c) -- */
+
+/* EarliestRestorableTime and LatestRestorableTime of cluster c, in seconds
+ * since the epoch: from the oldest base backup kept by retention to the newest
+ * point covered by archived WAL. Both 0 when nothing is restorable yet. */
+int pgc_restorable_window(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                          int64_t *earliest, int64_t *latest);
 
 #endif
