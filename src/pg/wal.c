@@ -347,9 +347,12 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
         if (jobs[i].rc < 0 && i != first)
             RD_ERROR("wal push %s: %s", name, jobs[i].error);
     if (failed) {
-        rc = rd_fail(-jobs[first].rc, "%s%s", jobs[first].error,
-                     failed > 1 ? " (more repositories failed, logged above)" : "");
-        if (jobs[first].rc == -RD_EEXIST && cat) {
+        bool refused = jobs[first].rc == -RD_EEXIST;
+        rc = rd_fail(-jobs[first].rc, "%s%s%s", jobs[first].error,
+                     failed > 1 ? " (more repositories failed, logged above)" : "",
+                     refused ? "; is another cluster archiving under this identifier? check "
+                     "--db-cluster-identifier in its archive_command" : "");
+        if (refused && cat) {
             char saved[1100];
             snprintf(saved, sizeof saved, "%s", rd_error());
             if (pgc_event(cat, cluster, "failure", "WAL archiving refused %s: %s", name,
@@ -607,6 +610,7 @@ static void spool_clean(const char *spool, const char *file)
 }
 
 struct prefetch {
+    const rd_config *cfg;
     struct source *src;
     const char *cluster;
     const char *spool;
@@ -617,8 +621,9 @@ struct prefetch {
     pthread_mutex_t mu;
 };
 
-static int spool_write(const char *spool, const char *name, const rd_buf *data)
+static int spool_write(struct prefetch *p, const char *name, const rd_buf *data)
 {
+    const char *spool = p->spool;
     char *path = rd_path_join(spool, name);
     char *tmp = rd_asprintf("%s.tmp", path);
     int rc = 0;
@@ -631,6 +636,11 @@ static int spool_write(const char *spool, const char *name, const rd_buf *data)
         rc = rd_fail_errno(RD_EIO, "cannot fsync %s", tmp);
     if (fd >= 0 && close(fd) != 0 && rc == 0)
         rc = rd_fail_errno(RD_EIO, "cannot close %s", tmp);
+    if (rc == 0) {
+        pthread_mutex_lock(&p->mu);   /* getpwnam() is not thread-safe */
+        rc = pgc_chown_run_as(p->cfg, tmp);
+        pthread_mutex_unlock(&p->mu);
+    }
     if (rc == 0 && rename(tmp, path) != 0)
         rc = rd_fail_errno(RD_EIO, "cannot rename %s", tmp);
     if (rc < 0)
@@ -655,7 +665,7 @@ static void *prefetch_worker(void *arg)
             rc = rd_fail(RD_ECORRUPT, "WAL %s in the repository is %zu bytes, not 16 MiB",
                          p->names[i], data.len);
         if (rc == 0)
-            rc = spool_write(p->spool, p->names[i], &data);
+            rc = spool_write(p, p->names[i], &data);
         if (rc == -RD_ENOENT) {
             /* Not archived yet: the ones after it are not either. */
             pthread_mutex_lock(&p->mu);
@@ -692,6 +702,11 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
         _exit(0);   /* another prefetcher is at work; the next fetch starts one */
     char *log_path = rd_path_join(spool, SPOOL_LOG);
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* Run by root, what it creates must stay usable by the run-as user. */
+    pgc_chown_run_as(cfg, log_path);
+    lock_path = rd_path_join(spool, SPOOL_LOCK);
+    pgc_chown_run_as(cfg, lock_path);
+    free(lock_path);
     free(log_path);
     if (log_fd >= 0) {
         dup2(log_fd, STDERR_FILENO);
@@ -702,7 +717,7 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
     size_t n = spool_missing(spool, file, k, names);
     struct source src;
     source_init(&src, cfg, repos, n_repos);
-    struct prefetch p = { &src, cluster, spool, names, n, 0, n, PTHREAD_MUTEX_INITIALIZER };
+    struct prefetch p = { cfg, &src, cluster, spool, names, n, 0, n, PTHREAD_MUTEX_INITIALIZER };
     size_t n_threads = n < PREFETCH_THREADS ? n : PREFETCH_THREADS;
     pthread_t threads[PREFETCH_THREADS];
     size_t started = 0;
@@ -729,6 +744,14 @@ static void prefetch_start(const rd_config *cfg, const char *cluster, char *cons
     if (missing == 0)
         return;
     int rc = rd_fs_mkdir_p(spool, 0700);
+    /* Created by root (a manual fetch), it must stay usable by the run-as
+     * user that restore_command runs as. */
+    char *parent = rd_asprintf("%s/spool", rd_config_state_dir(cfg));
+    if (rc == 0)
+        rc = pgc_chown_run_as(cfg, parent);
+    if (rc == 0)
+        rc = pgc_chown_run_as(cfg, spool);
+    free(parent);
     if (rc < 0) {
         RD_WARN("no prefetch: %s", rd_error());
         return;
