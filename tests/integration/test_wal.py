@@ -424,6 +424,11 @@ def test_postgres_archives_through_radiant(wal):
             return q("SELECT last_archived_wal, failed_count FROM pg_stat_archiver")
 
         cur.execute("CREATE TABLE t (id int, v text)")
+        # a base backup whose WAL comes only from the archive (-X none)
+        base = os.path.join(wal.dir, "base")
+        r = as_postgres([os.path.join(PG_BIN, "pg_basebackup"), "-h", wal.dir, "-p", str(port),
+                         "-U", "postgres", "-D", base, "-X", "none", "-c", "fast"])
+        assert r.returncode == 0, r.stdout.decode()
         first = switch()
         wait_for(lambda: (archived()[0] or "") >= first, timeout=20,
                  what=f"{first} archived")
@@ -455,6 +460,48 @@ def test_postgres_archives_through_radiant(wal):
     with open(log) as f:
         server_log = f.read()
     assert "archive command failed" in server_log
+    check_no_gap(wal, first, last)
+
+    # restore_command: the base backup replays every archived segment through
+    # `radiant wal fetch` (prefetching), ends recovery when fetch answers 4,
+    # and the new timeline's history file is archived and fetched back.
+    port = free_port()
+    with open(os.path.join(base, "postgresql.conf"), "a") as f:
+        f.write(f"\nport = {port}\n"
+                f"restore_command = '{wal.bin} --config {wal.cfg} wal fetch "
+                "--db-cluster-identifier c1 %f %p'\n")
+    write_file(os.path.join(base, "recovery.signal"), b"")
+    chown_tree(base)
+    os.chmod(base, 0o700)
+    log2 = os.path.join(wal.dir, "restored.log")
+    r = as_postgres([os.path.join(PG_BIN, "pg_ctl"), "start", "-w", "-t", "30", "-D", base,
+                     "-l", log2])
+    assert r.returncode == 0, r.stdout.decode() + open(log2).read()
+    try:
+        conn = psycopg2.connect(host=wal.dir, port=port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        cur = conn.cursor()
+        wait_for(lambda: (cur.execute("SELECT pg_is_in_recovery()") or cur.fetchone())[0]
+                 is False, timeout=30, what="recovery to end")
+        cur.execute("SELECT count(*) FROM t")
+        assert cur.fetchone()[0] == 3000
+        conn.close()
+        wait_for(lambda: "00000002.history" in wal.objects(wal.repo_b), timeout=20,
+                 what="00000002.history archived")
+    finally:
+        as_postgres([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", base, "-m", "fast", "-w"])
+    with open(log2) as f:
+        restored_log = f.read()
+    assert f'restored log file "{last}" from archive' in restored_log, restored_log[-3000:]
+    assert "archive recovery complete" in restored_log
+    assert "radiant:" not in restored_log, "fetch printed errors during recovery"
+    assert "00000002.history" in wal.objects(wal.repo_a)
+    dest = os.path.join(wal.dir, "history")
+    assert wal.fetch("00000002.history", dest).returncode == 0
+    assert read(dest) == read(os.path.join(base, "pg_wal", "00000002.history"))
+
+
+def check_no_gap(wal, first, last):
     for repo in (wal.repo_a, wal.repo_b):
         segs = sorted(n for n in wal.objects(repo) if len(n) == 24)
         assert segs and segs[0] <= first and segs[-1] >= last, segs
