@@ -621,15 +621,22 @@ struct prefetch {
     pthread_mutex_t mu;
 };
 
-static int spool_write(struct prefetch *p, const char *name, const rd_buf *data)
+/* Fetches one segment into the spool. NAME.tmp is created before the
+ * repository is asked, so that a foreground fetch of the same segment waits
+ * for it instead of fetching it a second time (spool_take). */
+static int spool_fetch(struct prefetch *p, const char *name, rd_buf *data)
 {
-    const char *spool = p->spool;
-    char *path = rd_path_join(spool, name);
+    char *path = rd_path_join(p->spool, name);
     char *tmp = rd_asprintf("%s.tmp", path);
     int rc = 0;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         rc = rd_fail_errno(RD_EIO, "cannot create %s", tmp);
+    if (rc == 0)
+        rc = source_get(p->src, p->cluster, name, data);
+    if (rc == 0 && data->len != PGC_WAL_SEGMENT_SIZE)
+        rc = rd_fail(RD_ECORRUPT, "WAL %s in the repository is %zu bytes, not 16 MiB", name,
+                     data->len);
     if (rc == 0)
         rc = rd_fs_write_full(fd, data->data, data->len);
     if (rc == 0 && fsync(fd) != 0)
@@ -643,7 +650,7 @@ static int spool_write(struct prefetch *p, const char *name, const rd_buf *data)
     }
     if (rc == 0 && rename(tmp, path) != 0)
         rc = rd_fail_errno(RD_EIO, "cannot rename %s", tmp);
-    if (rc < 0)
+    if (rc < 0 && fd >= 0)
         unlink(tmp);
     free(tmp);
     free(path);
@@ -660,12 +667,7 @@ static void *prefetch_worker(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (i >= p->n)
             break;
-        int rc = source_get(p->src, p->cluster, p->names[i], &data);
-        if (rc == 0 && data.len != PGC_WAL_SEGMENT_SIZE)
-            rc = rd_fail(RD_ECORRUPT, "WAL %s in the repository is %zu bytes, not 16 MiB",
-                         p->names[i], data.len);
-        if (rc == 0)
-            rc = spool_write(p, p->names[i], &data);
+        int rc = spool_fetch(p, p->names[i], &data);
         if (rc == -RD_ENOENT) {
             /* Not archived yet: the ones after it are not either. */
             pthread_mutex_lock(&p->mu);
