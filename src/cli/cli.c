@@ -9,7 +9,8 @@
 #include "core/error.h"
 #include "core/log.h"
 
-static const cli_group *const groups[] = { &cli_repo_group, &cli_db_group };
+static const cli_group *const groups[] = { &cli_repo_group, &cli_db_group,
+                                            &cli_wal_group };
 
 int cli_config(cli_ctx *ctx, const rd_config **out)
 {
