@@ -1210,6 +1210,10 @@ static int cmd_delete(cli_ctx *ctx, int argc, char **argv)
     }
     if (rc == 0)
         rc = rd_fs_remove_tree(dir);
+    /* A new cluster under the same identifier must never replay segments
+     * prefetched for this one. */
+    if (rc == 0)
+        rc = pgc_wal_spool_remove(cfg, c->id);
     if (rc == 0)
         rc = pgc_cluster_remove(cat, c->id);
     if (rc < 0) {

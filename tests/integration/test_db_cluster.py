@@ -14,6 +14,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -123,6 +124,29 @@ def events(e, ident, *extra, **kw):
     return doc["Events"]
 
 
+def assert_archives(e, port, ident):
+    """archive_command reaches `radiant wal push`, which runs as postgres: a
+    switched-out segment is archived and recorded in the catalog."""
+    with connect(port) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_walfile_name(pg_switch_wal())")
+        switched = cur.fetchone()[0]
+    deadline = time.time() + 30
+    while True:
+        with connect(port) as conn, conn.cursor() as cur:
+            cur.execute("SELECT archived_count, last_archived_wal, last_failed_wal "
+                        "FROM pg_stat_archiver")
+            archived, last, failed = cur.fetchone()
+        if last and last >= switched:
+            break
+        assert time.time() < deadline, f"not archived: {archived} {last} failed {failed}"
+        time.sleep(0.2)
+    db = sqlite3.connect(os.path.join(e.state, "catalog.db"))
+    names = [r[0] for r in db.execute("SELECT name FROM wal_archive WHERE cluster_id = ?",
+                                      (ident,))]
+    db.close()
+    assert switched in names
+
+
 # ---------------------------------------------------------------- create --
 
 def test_create_as_postgres_describe_connect_archive_settings(env):
@@ -146,6 +170,8 @@ def test_create_as_postgres_describe_connect_archive_settings(env):
         cur.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100) g")
         cur.execute("SELECT count(*) FROM t")
         assert cur.fetchone()[0] == 100
+
+    assert_archives(env, port, "alpha")
 
     archive = show(port, "archive_command")
     assert archive.startswith(f"'{env.rad.bin}' --config '{env.rad.cfg}' wal push")
@@ -187,6 +213,7 @@ def test_create_as_root_runs_postgres_as_run_as_user_then_delete(env):
         uid = next(int(l.split()[1]) for l in f if l.startswith("Uid:"))
     assert uid == pwd.getpwnam("postgres").pw_uid
 
+    assert_archives(env, first["Port"], "beta-1")
     # The same state directory works for radiant run as postgres afterwards.
     assert env.describe("beta-1", as_postgres=True)["Reachable"] is True
 
