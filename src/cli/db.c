@@ -1183,8 +1183,15 @@ static int cmd_delete(cli_ctx *ctx, int argc, char **argv)
              ids[0] ? ": " : "", ids);
     }
     note(cat, c->id, "deletion", "Deleting DB cluster");
-    if (c->managed)
+    if (c->managed) {
         rc = pgc_stop(cfg, cat, c);
+        /* No data directory (a create killed before initdb finished): there
+         * is no server to stop, and deleting is how to clean up. */
+        if (rc == -RD_ENOENT) {
+            RD_INFO("%s; nothing to stop", rd_error());
+            rc = 0;
+        }
+    }
     if (rc == 0) {
         free(c->status);
         c->status = rd_strdup("deleting");
@@ -1195,8 +1202,14 @@ static int cmd_delete(cli_ctx *ctx, int argc, char **argv)
         note(cat, c->id, "failure", "DB cluster deletion failed: %s", rd_error());
         goto out;
     }
-    if (rc == 0 && !c->managed && pgc_reachable(c))
-        unregister_archiving(c);
+    if (rc == 0 && !c->managed) {
+        if (pgc_reachable(c))
+            unregister_archiving(c);
+        else
+            RD_WARN("DB cluster %s is not running; before starting it again, remove "
+                    "archive_command and archive_mode from %s/postgresql.auto.conf (radiant "
+                    "no longer archives its WAL)", c->id, c->data_dir);
+    }
     dir = pgc_cluster_dir(cfg, c->id);
     if (rc == 0 && c->managed) {
         /* A data directory outside STATE/clusters/ID came from data-dir in the

@@ -231,6 +231,14 @@ def test_create_as_root_runs_postgres_as_run_as_user_then_delete(env):
     msgs = [e["Message"] for e in events(env, "beta-1")]
     assert msgs[-3:] == ["Deleting DB cluster", "DB cluster stopped", "DB cluster deleted"]
 
+    # A cluster whose data directory is gone (a create killed before initdb
+    # finished) can still be deleted.
+    env.db("stop-db-cluster", "--db-cluster-identifier", "beta-2")
+    shutil.rmtree(auto["DataDir"])
+    env.db("delete-db-cluster", "--db-cluster-identifier", "beta-2", "--skip-final-snapshot")
+    _, doc, _ = env.db("describe-db-clusters")
+    assert doc["DBClusters"] == []
+
 
 # ------------------------------------------------- stop, start, wait, events --
 
