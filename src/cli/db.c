@@ -228,6 +228,22 @@ static void iso_time(int64_t seconds, char out[32])
     rd_time_format(seconds, out, 32);
 }
 
+/* -RD_EEXIST when the catalog already has a cluster of that identifier. */
+static int check_new_id(rd_catalog *cat, const char *id)
+{
+    pgc_cluster *existing = NULL;
+    int rc = pgc_cluster_get(cat, id, &existing);
+    pgc_cluster_free(existing);
+    if (rc == 0)
+        return rd_fail(RD_EEXIST, "DB cluster %s already exists; choose another "
+                       "--db-cluster-identifier", id);
+    if (rc == -RD_ENOENT) {
+        rd_error_clear();
+        return 0;
+    }
+    return rc;
+}
+
 /* True when something listens on 127.0.0.1:port (or on every address). */
 static bool port_bound(int port)
 {
@@ -675,7 +691,7 @@ static int cmd_create(cli_ctx *ctx, int argc, char **argv)
     struct db_args a;
     const rd_config *cfg;
     rd_catalog *cat = NULL;
-    pgc_cluster *c = rd_calloc(1, sizeof *c), *existing = NULL;
+    pgc_cluster *c = rd_calloc(1, sizeof *c);
     char *dir = NULL;
     int rc = parse_args("create-db-cluster", argc, argv,
                         "db-cluster-identifier port backup-retention-period "
@@ -685,11 +701,8 @@ static int cmd_create(cli_ctx *ctx, int argc, char **argv)
         rc = require_id("create-db-cluster", &a);
     if (rc == 0)
         rc = open_catalog(ctx, &cfg, &cat);
-    if (rc == 0 && pgc_cluster_get(cat, a.id, &existing) == 0)
-        rc = rd_fail(RD_EEXIST, "DB cluster %s already exists; choose another "
-                     "--db-cluster-identifier", a.id);
-    if (rc == 0 && !existing)
-        rd_error_clear();
+    if (rc == 0)
+        rc = check_new_id(cat, a.id);
     char bin[512];
     if (rc == 0 && (!pgc_bin("initdb", bin, sizeof bin) || !pgc_bin("pg_ctl", bin, sizeof bin)))
         rc = -RD_ECONFIG;
@@ -741,7 +754,6 @@ static int cmd_create(cli_ctx *ctx, int argc, char **argv)
                          "directory %s", c->id, c->status, c->port, c->data_dir);
 out:
     free(dir);
-    pgc_cluster_free(existing);
     pgc_cluster_free(c);
     rd_catalog_close(cat);
     return rc;
@@ -810,7 +822,7 @@ static int cmd_register(cli_ctx *ctx, int argc, char **argv)
     struct db_args a;
     const rd_config *cfg;
     rd_catalog *cat = NULL;
-    pgc_cluster *c = rd_calloc(1, sizeof *c), *existing = NULL;
+    pgc_cluster *c = rd_calloc(1, sizeof *c);
     char *data_dir = NULL, *socket_dir = NULL;
     int rc = parse_args("register-db-cluster", argc, argv,
                         "db-cluster-identifier data-dir port socket-dir backup-retention-period "
@@ -820,9 +832,8 @@ static int cmd_register(cli_ctx *ctx, int argc, char **argv)
         rc = require_id("register-db-cluster", &a);
     if (rc == 0)
         rc = open_catalog(ctx, &cfg, &cat);
-    if (rc == 0 && pgc_cluster_get(cat, a.id, &existing) == 0)
-        rc = rd_fail(RD_EEXIST, "DB cluster %s already exists; choose another "
-                     "--db-cluster-identifier", a.id);
+    if (rc == 0)
+        rc = check_new_id(cat, a.id);
     if (rc == 0)
         rc = settings_resolve(cfg, "register-db-cluster", &a, c);
     if (rc == 0 && !c->data_dir)
@@ -885,7 +896,6 @@ static int cmd_register(cli_ctx *ctx, int argc, char **argv)
 out:
     free(data_dir);
     free(socket_dir);
-    pgc_cluster_free(existing);
     pgc_cluster_free(c);
     rd_catalog_close(cat);
     return rc;
