@@ -51,7 +51,7 @@ class Wal:
     """A work dir readable by postgres with repos a (plain) and b (encrypted),
     and [cluster c1] repos = a, b."""
 
-    def __init__(self, workdir, extra=""):
+    def __init__(self, workdir, extra="", repos="a, b", extra_repos=()):
         os.chmod(workdir, 0o755)
         self.dir = workdir
         self.state = os.path.join(workdir, "state")
@@ -65,13 +65,13 @@ class Wal:
             f"[radiant]\nstate-dir = {self.state}\n\n"
             f"[repo a]\ntype = posix\npath = {self.repo_a}\n\n"
             f"[repo b]\ntype = posix\npath = {self.repo_b}\npassphrase-file = {passfile}\n\n"
-            f"[cluster c1]\nrepos = a, b\n{extra}").encode())
+            f"[cluster c1]\nrepos = {repos}\n{extra}").encode())
         self.bin = BIN
         if not postgres_can_run(BIN):
             self.bin = os.path.join(workdir, "radiant")
             shutil.copy2(BIN, self.bin)
             os.chmod(self.bin, 0o755)
-        for r in ("a", "b"):
+        for r in ("a", "b") + tuple(extra_repos):
             self.run(["repo", "init", "--repo", r], check=True)
         self.pgwal = os.path.join(workdir, "pg_wal")
         os.makedirs(self.pgwal)
@@ -327,13 +327,29 @@ def test_prefetch_spool(wal):
     assert seg_name(2) not in spooled(wal)
     wait_for(lambda: seg_name(6) in spooled(wal), what="the next prefetch batch")
 
+    # a destination on another file system (tmpfs): copied, then removed from the spool
+    if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(wal.spool).st_dev:
+        shm = __import__("tempfile").mkdtemp(dir="/dev/shm")
+        try:
+            assert wal.fetch(seg_name(3), os.path.join(shm, "RECOVERYXLOG"),
+                             "--prefetch", "0").returncode == 0
+            assert read(os.path.join(shm, "RECOVERYXLOG")) == data[3]
+            assert os.listdir(shm) == ["RECOVERYXLOG"]
+            assert seg_name(3) not in spooled(wal)
+        finally:
+            shutil.rmtree(shm)
+
     # near the end of the archive: prefetch stops at the first missing segment
+    # (once the previous prefetcher has exited: one runs at a time)
+    lock = os.path.join(wal.spool, ".lock")
+
+    def prefetcher_done():
+        return subprocess.run(["flock", "-n", lock, "true"]).returncode == 0
+    wait_for(prefetcher_done, what="the prefetcher to exit")
     os.unlink(dest)
     assert wal.fetch(seg_name(9), dest, "--prefetch", "4").returncode == 0
     wait_for(lambda: seg_name(10) in spooled(wal), what="segment 10 in the spool")
-    lock = os.path.join(wal.spool, ".lock")
-    wait_for(lambda: subprocess.run(["flock", "-n", lock, "true"]).returncode == 0,
-             what="the prefetcher to exit")
+    wait_for(prefetcher_done, what="the prefetcher to exit")
     # segments replay has gone past were removed; nothing past the archive exists
     assert spooled(wal) == {seg_name(10)}
     assert not [f for f in os.listdir(wal.spool) if f.endswith(".tmp")]
@@ -372,6 +388,52 @@ def test_kill_during_push_leaves_no_half_object(wal):
         # PostgreSQL retries: the push completes afterwards
         assert wal.push(path).returncode == 0
     assert killed > 0, "no push was killed midway; the delays are too long"
+
+
+def test_s3_repository_and_an_unreachable_one(workdir, radiant_bin):
+    """A cluster archiving to a POSIX and an S3 repository: both hold each
+    segment; with the S3 endpoint down, push fails (exit 9) and fetch falls
+    back to the other repository."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+    from s3fixture import start_mini_s3
+    endpoint, ak, sk, stop = start_mini_s3(workdir)
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ak,
+                              aws_secret_access_key=sk, region_name="us-west-2",
+                              config=Config(s3={"addressing_style": "path"}))
+        client.create_bucket(Bucket="wal")
+        write_file(os.path.join(workdir, "s3.secret"), (sk + "\n").encode(), mode=0o600)
+        wal = Wal(workdir, repos="s3, a", extra_repos=("s3",), extra=(
+            f"\n[repo s3]\ntype = s3\nendpoint = {endpoint}\nregion = us-west-2\n"
+            f"bucket = wal\nprefix = dr\naccess-key-id = {ak}\n"
+            f"secret-access-key-file = {os.path.join(workdir, 's3.secret')}\n"))
+        data = {}
+        for i in (1, 2, 3):
+            data[i] = os.urandom(SEG)
+            wal.push(wal.segment(seg_name(i), data=data[i]), check=True)
+            client.head_object(Bucket="wal", Key=f"dr/objects/wal/c1/{seg_name(i)}")
+            assert seg_name(i) in wal.objects(wal.repo_a)
+        dest = os.path.join(wal.dir, "RECOVERYXLOG")
+        assert wal.fetch(seg_name(1), dest, "--repo", "s3", "--prefetch", "2").returncode == 0
+        assert read(dest) == data[1]
+        wait_for(lambda: spooled(wal) == {seg_name(2), seg_name(3)}, what="S3 prefetch")
+    finally:
+        stop()
+    # the endpoint is gone
+    p = wal.push(wal.segment(seg_name(4)))
+    assert p.returncode == 9, p.err
+    assert "repository s3" in p.err and "127.0.0.1" in p.err
+    os.unlink(dest)
+    p = wal.fetch(seg_name(3), dest, "--prefetch", "0")     # from the spool
+    assert p.returncode == 0 and read(dest) == data[3], p.err
+    os.unlink(dest)
+    p = wal.fetch(seg_name(1), dest, "--prefetch", "0")     # s3 first: warning, then a
+    assert p.returncode == 0 and read(dest) == data[1], p.err
+    assert "repository s3" in p.err and "trying the next repository" in p.err
+    os.unlink(dest)
+    p = wal.fetch(seg_name(1), dest, "--prefetch", "0", "--repo", "s3")
+    assert p.returncode == 9 and not os.path.exists(dest), p.err
 
 
 # ------------------------------------------------------------ PostgreSQL --
