@@ -89,7 +89,7 @@ int main(int argc, char **argv)
             rc = cli_dispatch(&ctx, n, argv + 1);
         }
     }
-    if (rc < 0) {
+    if (rc < 0 && !ctx.error_reported) {
         if (ctx.output == CLI_OUTPUT_JSON) {
             json_t *err = json_pack("{s:{s:s,s:s,s:i}}", "error", "code", rd_err_name(rc),
                                     "message", rd_error(), "exit", rd_exit_code(rc));

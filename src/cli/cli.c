@@ -10,7 +10,8 @@
 #include "core/log.h"
 #include "pg/pg.h"
 
-static const cli_group *const groups[] = { &cli_repo_group };
+static const cli_group *const groups[] = { &cli_repo_group, &cli_db_group,
+                                            &cli_wal_group };
 
 int cli_config(cli_ctx *ctx, const rd_config **out)
 {
@@ -110,7 +111,7 @@ void cli_print_overview(void)
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         printf("  %-8s %s\n", groups[i]->name, groups[i]->summary);
         for (const cli_command *c = groups[i]->commands; c->name; c++)
-            printf("    %-16s %s\n", c->name, c->summary);
+            printf("    %-20s %s\n", c->name, c->summary);
     }
     printf("  help     help COMMAND [SUBCOMMAND] shows the options of a command\n");
 }
@@ -123,7 +124,7 @@ int cli_help(const char *group, const char *cmd)
     if (!cmd) {
         printf("radiant %s: %s\n\n", g->name, g->summary);
         for (const cli_command *c = g->commands; c->name; c++)
-            printf("  %-16s %s\n", c->name, c->summary);
+            printf("  %-20s %s\n", c->name, c->summary);
         printf("\nRun 'radiant help %s COMMAND' for its options.\n", g->name);
         return 0;
     }

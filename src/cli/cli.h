@@ -16,6 +16,7 @@ typedef struct cli_ctx {
     enum cli_output output;
     bool progress;               /* stderr is a terminal: show progress */
     bool log_level_given;        /* --log-level wins over [radiant] log-level */
+    bool error_reported;         /* the command reported its failure itself */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -33,6 +34,8 @@ typedef struct cli_group {
 } cli_group;
 
 extern const cli_group cli_repo_group;
+extern const cli_group cli_db_group;
+extern const cli_group cli_wal_group;
 
 /* Loads the configuration once; -RD_ECONFIG when it is missing or invalid. */
 int cli_config(cli_ctx *ctx, const rd_config **out);

@@ -6,10 +6,14 @@
 #include "pg/pg.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -239,4 +243,62 @@ int pgc_event(rd_catalog *cat, const char *cluster, const char *category, const 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return rd_catalog_event_add(cat, "db-cluster", cluster, category, msg);
+}
+
+/* ----------------------------------------------------------------- ports -- */
+
+#define FIRST_PORT 5432
+
+/* True when something listens on 127.0.0.1:port (or on every address). */
+static bool port_bound(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    bool bound = bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return bound;
+}
+
+/* -RD_EEXIST when another cluster of the catalog has the port, or something
+ * already listens on it. */
+int pgc_port_check(rd_catalog *cat, const char *self, int port)
+{
+    pgc_cluster **list;
+    size_t n;
+    int rc = pgc_cluster_list(cat, &list, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (list[i]->port == port && strcmp(list[i]->id, self) != 0)
+            rc = rd_fail(RD_EEXIST, "port %d is already used by DB cluster %s; choose another "
+                         "--port", port, list[i]->id);
+    pgc_cluster_list_free(list, n);
+    if (rc == 0 && port_bound(port))
+        rc = rd_fail(RD_EEXIST, "port %d is in use on 127.0.0.1; choose another --port", port);
+    return rc;
+}
+
+int pgc_port_pick(rd_catalog *cat, const char *self, int *port)
+{
+    pgc_cluster **list;
+    size_t n;
+    int rc = pgc_cluster_list(cat, &list, &n);
+    if (rc < 0)
+        return rc;
+    rc = rd_fail(RD_EEXIST, "no free port from %d up; choose one with --port", FIRST_PORT);
+    for (int p = FIRST_PORT; p <= 65535; p++) {
+        bool taken = false;
+        for (size_t i = 0; i < n && !taken; i++)
+            taken = list[i]->port == p && strcmp(list[i]->id, self) != 0;
+        if (!taken && !port_bound(p)) {
+            *port = p;
+            rc = 0;
+            break;
+        }
+    }
+    pgc_cluster_list_free(list, n);
+    return rc;
 }

@@ -344,8 +344,7 @@ int pgc_wait_ready(const pgc_cluster *c, int timeout_s)
 
 /* --------------------------------------------------------- start, stop -- */
 
-/* The last non-empty line of a log file, for one-line error messages. */
-static void log_last_line(const char *path, char *out, size_t len)
+void pgc_log_tail(const char *path, char *out, size_t len)
 {
     out[0] = '\0';
     FILE *f = fopen(path, "r");
@@ -423,7 +422,7 @@ int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c)
     rc = pgc_exec(cfg, argv, log_path, &status);
     if (rc == 0 && status != 0) {
         char last[512];
-        log_last_line(log_path, last, sizeof last);
+        pgc_log_tail(log_path, last, sizeof last);
         rc = rd_fail(RD_EIO, "DB cluster %s did not start (pg_ctl exit %d): %s; see %s", c->id,
                      status, last[0] ? last : "no message", log_path);
     }
@@ -471,7 +470,7 @@ int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c)
     rc = pgc_exec(cfg, argv, log_path, &status);
     if (rc == 0 && status != 0) {
         char last[512];
-        log_last_line(log_path, last, sizeof last);
+        pgc_log_tail(log_path, last, sizeof last);
         rc = rd_fail(RD_EIO, "DB cluster %s did not stop (pg_ctl exit %d): %s; see %s", c->id,
                      status, last[0] ? last : "no message", log_path);
     }

@@ -17,6 +17,7 @@
 #ifndef RD_PG_H
 #define RD_PG_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -83,6 +84,9 @@ char *pgc_cluster_dir(const rd_config *cfg, const char *id);
 /* Runs argv (argv[0] a path) as the run-as user; returns its exit status or
  * -RD_E*. Output goes to log_path when not NULL (appended). */
 int pgc_exec(const rd_config *cfg, char *const argv[], const char *log_path, int *status);
+/* The last non-empty line of a log file (empty when there is none), for
+ * one-line error messages. */
+void pgc_log_tail(const char *path, char *out, size_t len);
 /* Path of a PostgreSQL 15 server binary ("initdb", "pg_ctl", ...) in
  * /usr/lib/postgresql/15/bin (or $RADIANT_PG_BINDIR); NULL with an
  * -RD_ECONFIG message ("install postgresql-15") when it is missing. */
@@ -101,19 +105,115 @@ int pgc_wait_ready(const pgc_cluster *c, int timeout_s);
 int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 
-/* The first TCP port from 5432 up that no cluster in the catalog uses and
- * nothing listens on at 127.0.0.1. */
-int pgc_free_port(rd_catalog *cat, int *port);
+/* -RD_EEXIST when another cluster of the catalog (not self) has the port, or
+ * something already listens on it at 127.0.0.1. */
+int pgc_port_check(rd_catalog *cat, const char *self, int port);
+/* The first port from 5432 up that passes pgc_port_check. */
+int pgc_port_pick(rd_catalog *cat, const char *self, int *port);
 /* Path of the radiant binary itself, for archive_command/restore_command. */
 const char *pgc_self_path(char *buf, size_t len);
 
+/* ------------------------------------------------------------ settings -- */
+
+/* s in single quotes for /bin/sh, which runs archive_command and
+ * restore_command. Caller frees. */
+char *pgc_shell_quote(const char *s);
+/* "'SELF' --config 'CONFIG' wal push --db-cluster-identifier ID %p";
+ * config_path absolute. Caller frees. */
+char *pgc_archive_command(const char *self, const char *config_path, const char *cluster);
+/* Sets names[i] = values[i] (strings, quoted here) in DATA/postgresql.auto.conf,
+ * replacing earlier assignments and keeping every other line; the file stays
+ * the run-as user's. Only while the server is down: a running server is
+ * changed with pgc_alter_system. */
+int pgc_auto_conf_set(const rd_config *cfg, const char *data_dir, const char *const names[],
+                      const char *const values[], size_t n);
+/* The value of name in DATA/postgresql.auto.conf, unquoted; *out NULL when it
+ * is not set there. Caller frees. */
+int pgc_auto_conf_get(const char *data_dir, const char *name, char **out);
+
+/* Connects as postgres to database postgres (pgc_conninfo); -RD_ENET with
+ * libpq's message. Close with PQfinish. */
+int pgc_connect(const pgc_cluster *c, PGconn **out);
+/* Runs sql; *out is the first column of the first row, NULL when there is
+ * none. -RD_ENET with the server's message when it fails. Caller frees. */
+int pgc_query_value(PGconn *conn, const char *sql, char **out);
+/* ALTER SYSTEM SET name = 'value' (RESET when value is NULL); takes effect
+ * with pg_reload_conf(), or at the next restart for postmaster settings. */
+int pgc_alter_system(PGconn *conn, const char *name, const char *value);
+
 /* ---------------------------------------------------------------- WAL -- */
 
-/* Object name of a WAL file of a cluster: "wal/ID/FILE". */
+/* What PostgreSQL's archive_command and restore_command call (src/pg/wal.c):
+ *
+ *   archive_command = 'radiant wal push --db-cluster-identifier ID %p'
+ *   restore_command = 'radiant wal fetch --db-cluster-identifier ID %f %p'
+ *
+ * radiant assumes PostgreSQL's default WAL segment size of 16 MiB (initdb
+ * --wal-segsize=16): segment names advance through 256 segments per log id
+ * (0000000100000000000000FF -> 000000010000000100000000), and push refuses a
+ * segment file of any other size rather than archive something restore could
+ * not follow. */
+#define PGC_WAL_SEGMENT_SIZE (16u * 1024 * 1024)
+#define PGC_WAL_SEGMENTS_PER_LOG 256u        /* 4 GiB of WAL per log id */
+#define PGC_WAL_SEGMENT_NAME_LEN 24
+/* Default number of segments `wal fetch` prefetches into the spool. */
+#define PGC_WAL_PREFETCH_DEFAULT 8
+#define PGC_WAL_PREFETCH_MAX 64
+
+/* Object name of a WAL file of a cluster: "wal/ID/FILE". Caller frees. */
 char *pgc_wal_object(const char *cluster, const char *file);
-/* True for names PostgreSQL archives: 24 hex digits, NNNNNNNN.history,
- * SEGMENT.partial, SEGMENT.XXXXXXXX.backup. */
+/* True for names PostgreSQL archives: 24 uppercase hex digits (a segment),
+ * NNNNNNNN.history, SEGMENT.partial, SEGMENT.XXXXXXXX.backup. */
 bool pgc_wal_name_valid(const char *file);
+/* True for a plain segment name (24 uppercase hex digits). */
+bool pgc_wal_is_segment(const char *file);
+/* Timeline of a segment, .partial, .backup or .history name; 0 when the
+ * name is not valid (timeline 0 does not exist). */
+uint32_t pgc_wal_timeline(const char *file);
+/* Splits a segment name into its timeline and segment number (log id * 256
+ * + segment). -RD_EUSAGE when it is not the name of a 16 MiB segment. */
+int pgc_wal_segment_parse(const char *file, uint32_t *timeline, uint64_t *segno);
+/* Formats a segment name into out (PGC_WAL_SEGMENT_NAME_LEN + 1 bytes). */
+void pgc_wal_segment_name(uint32_t timeline, uint64_t segno, char *out);
+/* The segment after file on the same timeline, n segments on (n >= 1). */
+int pgc_wal_segment_next(const char *file, uint32_t n, char *out);
+
+/* The [repo NAME]s a cluster's WAL goes to, in order: the catalog row's repos
+ * when the cluster is in the catalog (cat may be NULL), else `repos` of a
+ * [cluster ID] section of the configuration; -RD_ECONFIG naming both when
+ * neither has it. Free with pgc_wal_repos_free. */
+int pgc_wal_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
+                  size_t *n);
+void pgc_wal_repos_free(char **repos, size_t n);
+
+/* archive_command: stores the file at path under wal/ID/NAME in every one of
+ * repos (in parallel) and succeeds only when it is durable in all of them.
+ * An identical copy already stored is success; different content under the
+ * name is -RD_EEXIST, recorded as a "failure" event of the cluster and never
+ * overwritten. Records the push in the catalog (table wal_archive) when cat
+ * is not NULL. Takes no repository lock and loads no index. */
+int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
+                    char *const *repos, size_t n_repos, const char *path);
+/* pgc_wal_push_to the repositories of pgc_wal_repos(). */
+int pgc_wal_push(const rd_config *cfg, rd_catalog *cat, const char *cluster, const char *path);
+
+/* restore_command: writes WAL file `file` of the cluster to dest atomically
+ * (dest.tmp.PID, fsync, rename), from the spool when a prefetcher already
+ * fetched it, else from the first of repos that has a sound copy (a damaged or
+ * unreachable repository is a warning, then the next is tried). -RD_ENOENT
+ * when no repository has it, which is normal at the end of recovery.
+ *
+ * For a segment, the next `prefetch` segments (0 disables) are then fetched
+ * into STATE/spool/ID/ by a detached background process while PostgreSQL
+ * replays this one; history and .partial files are never prefetched. */
+int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *repos,
+                       size_t n_repos, const char *file, const char *dest, int prefetch);
+/* pgc_wal_fetch_from the repositories of pgc_wal_repos(). */
+int pgc_wal_fetch(const rd_config *cfg, rd_catalog *cat, const char *cluster, const char *file,
+                  const char *dest, int prefetch);
+/* Removes the prefetch spool of a cluster (when it is deleted, so that a new
+ * cluster under the same identifier never sees its segments). */
+int pgc_wal_spool_remove(const rd_config *cfg, const char *cluster);
 
 /* -------------------------------------------------- backups and restores -- */
 

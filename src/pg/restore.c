@@ -17,11 +17,9 @@
  * restore is redone to the end of the archived WAL, which is the same state. */
 #include <errno.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,37 +189,6 @@ static int wait_promoted(const pgc_cluster *c)
     return rc;
 }
 
-static bool port_taken(rd_catalog *cat, int port)
-{
-    pgc_cluster **list = NULL;
-    size_t n = 0;
-    bool taken = false;
-    if (pgc_cluster_list(cat, &list, &n) == 0)
-        for (size_t i = 0; i < n; i++)
-            taken = taken || list[i]->port == port;
-    pgc_cluster_list_free(list, n);
-    if (taken)
-        return true;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    taken = fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0;
-    if (fd >= 0)
-        close(fd);
-    return taken;
-}
-
-int pgc_free_port(rd_catalog *cat, int *port)
-{
-    for (int p = 5432; p < 65535; p++) {
-        if (!port_taken(cat, p)) {
-            *port = p;
-            return 0;
-        }
-    }
-    return rd_fail(RD_EIO, "no free TCP port on 127.0.0.1 from 5432 up");
-}
-
 static int make_dirs(const rd_config *cfg, pgc_cluster *c)
 {
     char *base = rd_asprintf("%s/clusters/%s", rd_config_state_dir(cfg), c->id);
@@ -280,8 +247,7 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
     c->data_dir = rd_asprintf("%s/clusters/%s/data", rd_config_state_dir(cfg), o->target);
     c->socket_dir = rd_asprintf("%s/clusters/%s/run", rd_config_state_dir(cfg), o->target);
     c->port = o->port;
-    if (!c->port)
-        rc = pgc_free_port(cat, &c->port);
+    rc = c->port ? pgc_port_check(cat, c->id, c->port) : pgc_port_pick(cat, c->id, &c->port);
     char **repos = NULL;
     size_t n_repos = 0;
     if (rc == 0)
