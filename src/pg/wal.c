@@ -25,11 +25,15 @@
  *      fetch N from the first repository that has a sound copy -> dest -----+
  *                                                                             |
  *      N a segment, prefetch > 0, one of N+1..N+k not spooled?  <-------------+
- *           | yes: fork; the child calls setsid() and forks the prefetcher,
- *           |      which takes the lock (or exits: one is running), removes
- *           |      spooled segments up to N and .tmp debris, fetches the
- *           |      missing ones with up to 4 threads into NAME.tmp and
- *           |      renames each into place, then exits (prefetch_run).
+ *           | yes: write N to spool/.want
+ *      a prefetcher holds the lock? --yes--> return 0 (it reads .want next)
+ *           | no: fork; the child calls setsid() and forks the prefetcher,
+ *           |     which takes the lock (or exits: another one won), then in a
+ *           |     loop removes spooled segments up to N and .tmp debris,
+ *           |     fetches the missing ones of N+1..N+k with up to 4 threads
+ *           |     into NAME.tmp, renames each into place, and starts over
+ *           |     with the segment in .want until that is the one it just
+ *           |     did; then exits (prefetch_run).
  *      return 0
  */
 #include "pg/pg.h"
@@ -66,6 +70,7 @@
 #define SPOOL_MAX_AGE_S 3600
 #define SPOOL_LOCK ".lock"
 #define SPOOL_LOG "prefetch.log"
+#define SPOOL_WANT ".want"
 
 /* ---------------------------------------------------------------- names -- */
 
@@ -580,6 +585,41 @@ static size_t spool_missing(const char *spool, const char *file, int k, char (*n
     return n;
 }
 
+/* The segment PostgreSQL asked for last, left in spool/.want by every fetch
+ * that wants prefetching, so that a prefetcher already at work continues
+ * after its batch instead of the fetch starting a second one. */
+static void spool_want_write(const char *spool, const char *file)
+{
+    char *path = rd_path_join(spool, SPOOL_WANT);
+    char *tmp = rd_asprintf("%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && rd_fs_write_full(fd, file, strlen(file)) == 0;
+    if (fd >= 0)
+        close(fd);
+    /* Not fsynced: after a crash a lost wish costs one prefetch batch. */
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+}
+
+static bool spool_want_read(const char *spool, char *out)
+{
+    char *path = rd_path_join(spool, SPOOL_WANT);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, out, PGC_WAL_SEGMENT_NAME_LEN + 1);
+    close(fd);
+    if (n != PGC_WAL_SEGMENT_NAME_LEN)
+        return false;
+    out[n] = '\0';
+    uint32_t tli;
+    uint64_t segno;
+    return pgc_wal_segment_parse(out, &tli, &segno) == 0;
+}
+
 /* Removes, under the lock, segments PostgreSQL has gone past (up to and
  * including `file`, on any timeline), .tmp files of a prefetcher that died,
  * and spooled files too old to trust. */
@@ -714,23 +754,35 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
         dup2(log_fd, STDERR_FILENO);
         close(log_fd);
     }
-    spool_clean(spool, file);
     char (*names)[32] = rd_calloc((size_t)k, sizeof *names);
-    size_t n = spool_missing(spool, file, k, names);
     struct source src;
     source_init(&src, cfg, repos, n_repos);
-    struct prefetch p = { cfg, &src, cluster, spool, names, n, 0, n, PTHREAD_MUTEX_INITIALIZER };
-    size_t n_threads = n < PREFETCH_THREADS ? n : PREFETCH_THREADS;
-    pthread_t threads[PREFETCH_THREADS];
-    size_t started = 0;
-    for (size_t i = 0; i < n_threads; i++)
-        if (pthread_create(&threads[started], NULL, prefetch_worker, &p) == 0)
-            started++;
-    if (started == 0 && n > 0)
-        prefetch_worker(&p);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    RD_DEBUG("prefetched after %s: %zu segment(s) wanted", file, n);
+    char current[32];
+    snprintf(current, sizeof current, "%s", file);
+    /* One batch after `current`, then another after the newest segment a
+     * fetch asked for meanwhile (spool_want_read), until none is newer. */
+    for (;;) {
+        spool_clean(spool, current);
+        size_t n = spool_missing(spool, current, k, names);
+        struct prefetch p = { cfg, &src, cluster, spool, names, n, 0, n,
+                              PTHREAD_MUTEX_INITIALIZER };
+        size_t n_threads = n < PREFETCH_THREADS ? n : PREFETCH_THREADS;
+        pthread_t threads[PREFETCH_THREADS];
+        size_t started = 0;
+        for (size_t i = 0; i < n_threads; i++)
+            if (pthread_create(&threads[started], NULL, prefetch_worker, &p) == 0)
+                started++;
+        if (started == 0 && n > 0)
+            prefetch_worker(&p);
+        for (size_t i = 0; i < started; i++)
+            pthread_join(threads[i], NULL);
+        pthread_mutex_destroy(&p.mu);
+        RD_DEBUG("prefetched after %s: %zu segment(s) wanted", current, n);
+        char want[32];
+        if (!spool_want_read(spool, want) || strcmp(want, current) == 0)
+            break;
+        snprintf(current, sizeof current, "%s", want);
+    }
     source_clear(&src);
     free(names);
     _exit(0);
@@ -758,6 +810,9 @@ static void prefetch_start(const rd_config *cfg, const char *cluster, char *cons
         RD_WARN("no prefetch: %s", rd_error());
         return;
     }
+    spool_want_write(spool, file);
+    if (prefetcher_running(spool))
+        return;   /* it reads .want when its batch is done */
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
