@@ -263,29 +263,83 @@ static int read_wal_file(const char *path, const char *name, rd_buf *out)
     return rc;
 }
 
+/* One repository's part of a push, in two phases run in parallel over all
+ * repositories: look (open, read what is stored under the name), then store
+ * where nothing is. Different content anywhere stops the push before the
+ * second phase, so a refused file is written to no repository at all. */
 struct push_job {
     const rd_config *cfg;
-    const char *repo;
+    const char *repo_name;
     const char *object;
     const rd_buf *data;
+    repo *r;
+    bool stored;                 /* holds the same bytes already */
     int rc;
     char error[1024];
 };
 
-static void *push_one(void *arg)
+static void push_job_fail(struct push_job *j, int rc)
+{
+    if (rc != -RD_EEXIST)
+        rc = rd_fail_wrap(rc, "repository %s", j->repo_name);
+    j->rc = rc;
+    snprintf(j->error, sizeof j->error, "%s", rd_error());
+}
+
+static void *push_look(void *arg)
 {
     struct push_job *j = arg;
-    repo *r = NULL;
-    int rc = repo_open(j->cfg, j->repo, &r);
+    rd_buf old = RD_BUF_INIT;
+    int rc = repo_open(j->cfg, j->repo_name, &j->r);
     if (rc == 0)
-        rc = repo_object_put(r, j->object, j->data->data, j->data->len, true);
-    if (rc < 0 && rc != -RD_EEXIST)
-        rc = rd_fail_wrap(rc, "repository %s", j->repo);
-    repo_close(r);
-    j->rc = rc;
+        rc = repo_object_get(j->r, j->object, &old);
+    if (rc == 0) {
+        j->stored = old.len == j->data->len && memcmp(old.data, j->data->data, old.len) == 0;
+        if (!j->stored)
+            rc = rd_fail(RD_EEXIST, "%s is already in repository %s with different content; "
+                         "refusing to overwrite it", j->object, j->repo_name);
+    } else if (rc == -RD_ENOENT && j->r) {
+        rc = 0;
+    }
+    /* A damaged stored copy fails here too: it is not silently replaced. */
     if (rc < 0)
-        snprintf(j->error, sizeof j->error, "%s", rd_error());
+        push_job_fail(j, rc);
+    rd_buf_free(&old);
     return NULL;
+}
+
+static void *push_store(void *arg)
+{
+    struct push_job *j = arg;
+    /* Exclusive still: another process may have stored the name meanwhile. */
+    int rc = repo_object_put(j->r, j->object, j->data->data, j->data->len, true);
+    if (rc < 0)
+        push_job_fail(j, rc);
+    return NULL;
+}
+
+/* Runs fn on every job that wants it, all at once: the slowest repository,
+ * not the sum of them, is what archiving waits for. */
+static void push_run(struct push_job *jobs, size_t n, void *(*fn)(void *), bool store)
+{
+    pthread_t *threads = rd_calloc(n, sizeof *threads);
+    bool *started = rd_calloc(n, sizeof *started);
+    size_t wanted = 0;
+    for (size_t i = 0; i < n; i++)
+        wanted += store ? (jobs[i].rc == 0 && !jobs[i].stored) : 1;
+    for (size_t i = 0; i < n; i++) {
+        if (store && (jobs[i].rc < 0 || jobs[i].stored))
+            continue;
+        if (wanted > 1 && pthread_create(&threads[i], NULL, fn, &jobs[i]) == 0)
+            started[i] = true;
+        else
+            fn(&jobs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (started[i])
+            pthread_join(threads[i], NULL);
+    free(started);
+    free(threads);
 }
 
 static int record_push(rd_catalog *cat, const char *cluster, const char *name, size_t size)
@@ -324,20 +378,16 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
     }
     char *object = pgc_wal_object(cluster, name);
     struct push_job *jobs = rd_calloc(n_repos, sizeof *jobs);
-    pthread_t *threads = rd_calloc(n_repos, sizeof *threads);
-    bool *started = rd_calloc(n_repos, sizeof *started);
-    for (size_t i = 0; i < n_repos; i++) {
-        jobs[i] = (struct push_job){ cfg, repos[i], object, &data, 0, "" };
-        /* One repository: no thread. Otherwise all at once: the slowest
-         * repository, not the sum, is what archiving waits for. */
-        if (n_repos > 1 && pthread_create(&threads[i], NULL, push_one, &jobs[i]) == 0)
-            started[i] = true;
-        else
-            push_one(&jobs[i]);
-    }
+    bool refused = false;
     for (size_t i = 0; i < n_repos; i++)
-        if (started[i])
-            pthread_join(threads[i], NULL);
+        jobs[i] = (struct push_job){ cfg, repos[i], object, &data, NULL, false, 0, "" };
+    push_run(jobs, n_repos, push_look, false);
+    for (size_t i = 0; i < n_repos; i++)
+        refused |= jobs[i].rc == -RD_EEXIST;
+    if (!refused)
+        push_run(jobs, n_repos, push_store, true);
+    for (size_t i = 0; i < n_repos; i++)
+        repo_close(jobs[i].r);
 
     /* Different content wins over other failures: it needs a person. */
     size_t failed = 0, first = n_repos;
@@ -352,7 +402,7 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
         if (jobs[i].rc < 0 && i != first)
             RD_ERROR("wal push %s: %s", name, jobs[i].error);
     if (failed) {
-        bool refused = jobs[first].rc == -RD_EEXIST;
+        refused = jobs[first].rc == -RD_EEXIST;
         rc = rd_fail(-jobs[first].rc, "%s%s%s", jobs[first].error,
                      failed > 1 ? " (more repositories failed, logged above)" : "",
                      refused ? "; is another cluster archiving under this identifier? check "
@@ -371,8 +421,6 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
     if (rc == 0)
         RD_INFO("archived %s of DB cluster %s (%zu bytes) in %zu repositories", name, cluster,
                 data.len, n_repos);
-    free(started);
-    free(threads);
     free(jobs);
     free(object);
     rd_buf_free(&data);

@@ -177,6 +177,15 @@ def test_push_of_different_content_is_refused(wal):
     dest = os.path.join(wal.dir, "RECOVERYXLOG")
     assert wal.fetch(name, dest, "--prefetch", "0").returncode == 0
     assert read(dest) == original, "the archived segment was overwritten"
+    # refused means written nowhere: a repository lacking the name gets nothing
+    os.unlink(os.path.join(wal.repo_b, "objects", "wal", "c1", name))
+    assert wal.push(other).returncode == EXIT_EXISTS
+    assert name not in wal.objects(wal.repo_b)
+    # the original again completes the set
+    assert wal.push(wal.segment(name, data=original)).returncode == 0
+    os.unlink(dest)
+    assert wal.fetch(name, dest, "--prefetch", "0", "--repo", "b").returncode == 0
+    assert read(dest) == original
 
 
 def test_push_refuses_bad_input(wal):
