@@ -189,8 +189,8 @@ void pgc_wal_repos_free(char **repos, size_t n);
 /* archive_command: stores the file at path under wal/ID/NAME in every one of
  * repos (in parallel) and succeeds only when it is durable in all of them.
  * An identical copy already stored is success; different content under the
- * name is -RD_EEXIST, recorded as a "failure" event of the cluster and never
- * overwritten. Records the push in the catalog (table wal_archive) when cat
+ * name in any repository is -RD_EEXIST, recorded as a "failure" event of the
+ * cluster, and the file is then written to none of them (never overwritten). Records the push in the catalog (table wal_archive) when cat
  * is not NULL. Takes no repository lock and loads no index. */
 int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
                     char *const *repos, size_t n_repos, const char *path);

@@ -25,11 +25,15 @@
  *      fetch N from the first repository that has a sound copy -> dest -----+
  *                                                                             |
  *      N a segment, prefetch > 0, one of N+1..N+k not spooled?  <-------------+
- *           | yes: fork; the child calls setsid() and forks the prefetcher,
- *           |      which takes the lock (or exits: one is running), removes
- *           |      spooled segments up to N and .tmp debris, fetches the
- *           |      missing ones with up to 4 threads into NAME.tmp and
- *           |      renames each into place, then exits (prefetch_run).
+ *           | yes: write N to spool/.want
+ *      a prefetcher holds the lock? --yes--> return 0 (it reads .want next)
+ *           | no: fork; the child calls setsid() and forks the prefetcher,
+ *           |     which takes the lock (or exits: another one won), then in a
+ *           |     loop removes spooled segments up to N and .tmp debris,
+ *           |     fetches the missing ones of N+1..N+k with up to 4 threads
+ *           |     into NAME.tmp, renames each into place, and starts over
+ *           |     with the segment in .want until that is the one it just
+ *           |     did; then exits (prefetch_run).
  *      return 0
  */
 #include "pg/pg.h"
@@ -66,6 +70,7 @@
 #define SPOOL_MAX_AGE_S 3600
 #define SPOOL_LOCK ".lock"
 #define SPOOL_LOG "prefetch.log"
+#define SPOOL_WANT ".want"
 
 /* ---------------------------------------------------------------- names -- */
 
@@ -258,29 +263,83 @@ static int read_wal_file(const char *path, const char *name, rd_buf *out)
     return rc;
 }
 
+/* One repository's part of a push, in two phases run in parallel over all
+ * repositories: look (open, read what is stored under the name), then store
+ * where nothing is. Different content anywhere stops the push before the
+ * second phase, so a refused file is written to no repository at all. */
 struct push_job {
     const rd_config *cfg;
-    const char *repo;
+    const char *repo_name;
     const char *object;
     const rd_buf *data;
+    repo *r;
+    bool stored;                 /* holds the same bytes already */
     int rc;
     char error[1024];
 };
 
-static void *push_one(void *arg)
+static void push_job_fail(struct push_job *j, int rc)
+{
+    if (rc != -RD_EEXIST)
+        rc = rd_fail_wrap(rc, "repository %s", j->repo_name);
+    j->rc = rc;
+    snprintf(j->error, sizeof j->error, "%s", rd_error());
+}
+
+static void *push_look(void *arg)
 {
     struct push_job *j = arg;
-    repo *r = NULL;
-    int rc = repo_open(j->cfg, j->repo, &r);
+    rd_buf old = RD_BUF_INIT;
+    int rc = repo_open(j->cfg, j->repo_name, &j->r);
     if (rc == 0)
-        rc = repo_object_put(r, j->object, j->data->data, j->data->len, true);
-    if (rc < 0 && rc != -RD_EEXIST)
-        rc = rd_fail_wrap(rc, "repository %s", j->repo);
-    repo_close(r);
-    j->rc = rc;
+        rc = repo_object_get(j->r, j->object, &old);
+    if (rc == 0) {
+        j->stored = old.len == j->data->len && memcmp(old.data, j->data->data, old.len) == 0;
+        if (!j->stored)
+            rc = rd_fail(RD_EEXIST, "%s is already in repository %s with different content; "
+                         "refusing to overwrite it", j->object, j->repo_name);
+    } else if (rc == -RD_ENOENT && j->r) {
+        rc = 0;
+    }
+    /* A damaged stored copy fails here too: it is not silently replaced. */
     if (rc < 0)
-        snprintf(j->error, sizeof j->error, "%s", rd_error());
+        push_job_fail(j, rc);
+    rd_buf_free(&old);
     return NULL;
+}
+
+static void *push_store(void *arg)
+{
+    struct push_job *j = arg;
+    /* Exclusive still: another process may have stored the name meanwhile. */
+    int rc = repo_object_put(j->r, j->object, j->data->data, j->data->len, true);
+    if (rc < 0)
+        push_job_fail(j, rc);
+    return NULL;
+}
+
+/* Runs fn on every job that wants it, all at once: the slowest repository,
+ * not the sum of them, is what archiving waits for. */
+static void push_run(struct push_job *jobs, size_t n, void *(*fn)(void *), bool store)
+{
+    pthread_t *threads = rd_calloc(n, sizeof *threads);
+    bool *started = rd_calloc(n, sizeof *started);
+    size_t wanted = 0;
+    for (size_t i = 0; i < n; i++)
+        wanted += store ? (jobs[i].rc == 0 && !jobs[i].stored) : 1;
+    for (size_t i = 0; i < n; i++) {
+        if (store && (jobs[i].rc < 0 || jobs[i].stored))
+            continue;
+        if (wanted > 1 && pthread_create(&threads[i], NULL, fn, &jobs[i]) == 0)
+            started[i] = true;
+        else
+            fn(&jobs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (started[i])
+            pthread_join(threads[i], NULL);
+    free(started);
+    free(threads);
 }
 
 static int record_push(rd_catalog *cat, const char *cluster, const char *name, size_t size)
@@ -319,20 +378,16 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
     }
     char *object = pgc_wal_object(cluster, name);
     struct push_job *jobs = rd_calloc(n_repos, sizeof *jobs);
-    pthread_t *threads = rd_calloc(n_repos, sizeof *threads);
-    bool *started = rd_calloc(n_repos, sizeof *started);
-    for (size_t i = 0; i < n_repos; i++) {
-        jobs[i] = (struct push_job){ cfg, repos[i], object, &data, 0, "" };
-        /* One repository: no thread. Otherwise all at once: the slowest
-         * repository, not the sum, is what archiving waits for. */
-        if (n_repos > 1 && pthread_create(&threads[i], NULL, push_one, &jobs[i]) == 0)
-            started[i] = true;
-        else
-            push_one(&jobs[i]);
-    }
+    bool refused = false;
     for (size_t i = 0; i < n_repos; i++)
-        if (started[i])
-            pthread_join(threads[i], NULL);
+        jobs[i] = (struct push_job){ cfg, repos[i], object, &data, NULL, false, 0, "" };
+    push_run(jobs, n_repos, push_look, false);
+    for (size_t i = 0; i < n_repos; i++)
+        refused |= jobs[i].rc == -RD_EEXIST;
+    if (!refused)
+        push_run(jobs, n_repos, push_store, true);
+    for (size_t i = 0; i < n_repos; i++)
+        repo_close(jobs[i].r);
 
     /* Different content wins over other failures: it needs a person. */
     size_t failed = 0, first = n_repos;
@@ -347,7 +402,7 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
         if (jobs[i].rc < 0 && i != first)
             RD_ERROR("wal push %s: %s", name, jobs[i].error);
     if (failed) {
-        bool refused = jobs[first].rc == -RD_EEXIST;
+        refused = jobs[first].rc == -RD_EEXIST;
         rc = rd_fail(-jobs[first].rc, "%s%s%s", jobs[first].error,
                      failed > 1 ? " (more repositories failed, logged above)" : "",
                      refused ? "; is another cluster archiving under this identifier? check "
@@ -366,8 +421,6 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
     if (rc == 0)
         RD_INFO("archived %s of DB cluster %s (%zu bytes) in %zu repositories", name, cluster,
                 data.len, n_repos);
-    free(started);
-    free(threads);
     free(jobs);
     free(object);
     rd_buf_free(&data);
@@ -580,6 +633,41 @@ static size_t spool_missing(const char *spool, const char *file, int k, char (*n
     return n;
 }
 
+/* The segment PostgreSQL asked for last, left in spool/.want by every fetch
+ * that wants prefetching, so that a prefetcher already at work continues
+ * after its batch instead of the fetch starting a second one. */
+static void spool_want_write(const char *spool, const char *file)
+{
+    char *path = rd_path_join(spool, SPOOL_WANT);
+    char *tmp = rd_asprintf("%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && rd_fs_write_full(fd, file, strlen(file)) == 0;
+    if (fd >= 0)
+        close(fd);
+    /* Not fsynced: after a crash a lost wish costs one prefetch batch. */
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+}
+
+static bool spool_want_read(const char *spool, char *out)
+{
+    char *path = rd_path_join(spool, SPOOL_WANT);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, out, PGC_WAL_SEGMENT_NAME_LEN + 1);
+    close(fd);
+    if (n != PGC_WAL_SEGMENT_NAME_LEN)
+        return false;
+    out[n] = '\0';
+    uint32_t tli;
+    uint64_t segno;
+    return pgc_wal_segment_parse(out, &tli, &segno) == 0;
+}
+
 /* Removes, under the lock, segments PostgreSQL has gone past (up to and
  * including `file`, on any timeline), .tmp files of a prefetcher that died,
  * and spooled files too old to trust. */
@@ -714,23 +802,35 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
         dup2(log_fd, STDERR_FILENO);
         close(log_fd);
     }
-    spool_clean(spool, file);
     char (*names)[32] = rd_calloc((size_t)k, sizeof *names);
-    size_t n = spool_missing(spool, file, k, names);
     struct source src;
     source_init(&src, cfg, repos, n_repos);
-    struct prefetch p = { cfg, &src, cluster, spool, names, n, 0, n, PTHREAD_MUTEX_INITIALIZER };
-    size_t n_threads = n < PREFETCH_THREADS ? n : PREFETCH_THREADS;
-    pthread_t threads[PREFETCH_THREADS];
-    size_t started = 0;
-    for (size_t i = 0; i < n_threads; i++)
-        if (pthread_create(&threads[started], NULL, prefetch_worker, &p) == 0)
-            started++;
-    if (started == 0 && n > 0)
-        prefetch_worker(&p);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    RD_DEBUG("prefetched after %s: %zu segment(s) wanted", file, n);
+    char current[32];
+    snprintf(current, sizeof current, "%s", file);
+    /* One batch after `current`, then another after the newest segment a
+     * fetch asked for meanwhile (spool_want_read), until none is newer. */
+    for (;;) {
+        spool_clean(spool, current);
+        size_t n = spool_missing(spool, current, k, names);
+        struct prefetch p = { cfg, &src, cluster, spool, names, n, 0, n,
+                              PTHREAD_MUTEX_INITIALIZER };
+        size_t n_threads = n < PREFETCH_THREADS ? n : PREFETCH_THREADS;
+        pthread_t threads[PREFETCH_THREADS];
+        size_t started = 0;
+        for (size_t i = 0; i < n_threads; i++)
+            if (pthread_create(&threads[started], NULL, prefetch_worker, &p) == 0)
+                started++;
+        if (started == 0 && n > 0)
+            prefetch_worker(&p);
+        for (size_t i = 0; i < started; i++)
+            pthread_join(threads[i], NULL);
+        pthread_mutex_destroy(&p.mu);
+        RD_DEBUG("prefetched after %s: %zu segment(s) wanted", current, n);
+        char want[32];
+        if (!spool_want_read(spool, want) || strcmp(want, current) == 0)
+            break;
+        snprintf(current, sizeof current, "%s", want);
+    }
     source_clear(&src);
     free(names);
     _exit(0);
@@ -758,6 +858,9 @@ static void prefetch_start(const rd_config *cfg, const char *cluster, char *cons
         RD_WARN("no prefetch: %s", rd_error());
         return;
     }
+    spool_want_write(spool, file);
+    if (prefetcher_running(spool))
+        return;   /* it reads .want when its batch is done */
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
