@@ -81,8 +81,11 @@ static int wal_repos(const char *cmd, const rd_config *cfg, rd_catalog *cat,
 {
     *repos = NULL;
     *n = 0;
+    /* fetch also finds the WAL of a cluster deleted since (restores from the
+     * repositories alone); push archives only for a known cluster */
     if (!a->repos)
-        return pgc_wal_repos(cfg, cat, a->cluster, repos, n);
+        return strcmp(cmd, "fetch") == 0 ? pgc_cluster_repos(cfg, cat, a->cluster, repos, n)
+                                         : pgc_wal_repos(cfg, cat, a->cluster, repos, n);
     for (const char *p = a->repos; *p;) {
         size_t len = strcspn(p, ",");
         if (len) {
@@ -192,4 +195,5 @@ static const cli_command wal_commands[] = {
 const cli_group cli_wal_group = {
     "wal", "WAL archiving for PostgreSQL: push (archive_command), fetch (restore_command)",
     wal_commands,
+    true,
 };

@@ -33,46 +33,18 @@ static void strv_push(char ***v, size_t *n, const char *s)
     (*v)[(*n)++] = rd_strdup(s);
 }
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static void split_list(const char *text, char ***v, size_t *n)
-{
-    for (const char *p = text; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        size_t len = strcspn(p, ", ");
-        if (!len)
-            break;
-        char *item = rd_asprintf("%.*s", (int)len, p);
-        strv_push(v, n, item);
-        free(item);
-        p += len;
-    }
-}
-
 int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
                       size_t *n)
 {
     *repos = NULL;
     *n = 0;
     pgc_cluster *c = NULL;
-    if (cat && pgc_cluster_get(cat, cluster, &c) == 0) {
-        for (size_t i = 0; i < c->n_repos; i++)
-            strv_push(repos, n, c->repos[i]);
-        pgc_cluster_free(c);
-        return 0;
-    }
-    const rd_config_section *sec = rd_config_find(cfg, "cluster", cluster);
-    const char *list = sec ? rd_config_get(sec, "repos") : NULL;
-    if (list) {
-        split_list(list, repos, n);
-        return 0;
-    }
+    bool known = (cat && pgc_cluster_get(cat, cluster, &c) == 0) ||
+                 rd_config_find(cfg, "cluster", cluster);
+    pgc_cluster_free(c);
+    if (known)
+        return pgc_wal_repos(cfg, cat, cluster, repos, n);
+    /* A cluster deleted since: its backups and WAL are wherever they are. */
     size_t count = rd_config_count(cfg, "repo");
     for (size_t i = 0; i < count; i++)
         strv_push(repos, n, rd_config_section_name(rd_config_at(cfg, "repo", i)));
@@ -369,7 +341,7 @@ int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster
     }
     for (size_t i = 0; rc == 0 && i < n_repos; i++)
         rc = list_repo(cfg, repos[i], cluster, snapshot_id, out, n);
-    strv_free(repos, n_repos);
+    pgc_wal_repos_free(repos, n_repos);
     if (rc < 0) {
         pgc_snapshot_list_free(*out, *n);
         *out = NULL;

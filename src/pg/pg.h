@@ -217,10 +217,10 @@ int pgc_wal_spool_remove(const rd_config *cfg, const char *cluster);
 
 /* -------------------------------------------------- backups and restores -- */
 
-/* The [repo NAME]s that hold a cluster's backups and WAL: the catalog row's,
- * else the repos of a [cluster ID] config section, else every [repo] of the
- * config (a deleted cluster's backups are still found). Caller frees with
- * repo_strv_free-like loop: each string, then the array. */
+/* The [repo NAME]s that hold a cluster's backups and WAL: pgc_wal_repos()
+ * for a cluster in the catalog or the config, else every [repo] of the
+ * config (a deleted cluster's backups and WAL are still found). Free with
+ * pgc_wal_repos_free. */
 int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
                       size_t *n);
 

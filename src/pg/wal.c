@@ -928,7 +928,7 @@ int pgc_wal_fetch(const rd_config *cfg, rd_catalog *cat, const char *cluster, co
 {
     char **repos = NULL;
     size_t n = 0;
-    int rc = pgc_wal_repos(cfg, cat, cluster, &repos, &n);
+    int rc = pgc_cluster_repos(cfg, cat, cluster, &repos, &n);
     if (rc == 0)
         rc = pgc_wal_fetch_from(cfg, cluster, repos, n, file, dest, prefetch);
     pgc_wal_repos_free(repos, n);
