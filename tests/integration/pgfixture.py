@@ -86,7 +86,8 @@ class PgEnv:
     def close(self):
         for c in self.clusters:
             self.stop_cluster(c)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("RADIANT_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def wait_archived(conn, timeout=60):
@@ -95,10 +96,14 @@ def wait_archived(conn, timeout=60):
     cur.execute("SELECT pg_walfile_name(pg_switch_wal())")
     want = cur.fetchone()[0]
     deadline = time.time() + timeout
+    conn.commit()
     while time.time() < deadline:
+        # statistics are a snapshot per transaction (stats_fetch_consistency)
+        cur.execute("SELECT pg_stat_clear_snapshot()")
         cur.execute("SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver")
         last, _failed = cur.fetchone()
         if last and last >= want:
+            conn.commit()
             return want
         time.sleep(0.2)
     raise AssertionError("segment %s was not archived within %d s" % (want, timeout))
