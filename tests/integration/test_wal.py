@@ -249,6 +249,8 @@ def test_fetch_round_trip_and_missing(wal):
     for n in names:
         dest = os.path.join(wal.dir, "restore", "RECOVERYXLOG")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
+        # run as root, radiant wal works as the run-as user, as under PostgreSQL
+        shutil.chown(os.path.dirname(dest), "postgres", "postgres")
         p = wal.fetch(n, dest)
         assert p.returncode == 0 and p.err == "" and p.out == "", p.err
         assert read(dest) == data[n], n
@@ -347,6 +349,7 @@ def test_prefetch_spool(wal):
     # a destination on another file system (tmpfs): copied, then removed from the spool
     if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(wal.spool).st_dev:
         shm = __import__("tempfile").mkdtemp(dir="/dev/shm")
+        shutil.chown(shm, "postgres", "postgres")
         try:
             assert wal.fetch(seg_name(3), os.path.join(shm, "RECOVERYXLOG"),
                              "--prefetch", "0").returncode == 0
