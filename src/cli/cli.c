@@ -113,11 +113,21 @@ void cli_print_overview(void)
         for (const cli_command *c = groups[i]->commands; c->name; c++)
             printf("    %-20s %s\n", c->name, c->summary);
     }
+    printf("  serve    the scheduler: automated backups in each cluster's window, retention\n");
     printf("  help     help COMMAND [SUBCOMMAND] shows the options of a command\n");
 }
 
 int cli_help(const char *group, const char *cmd)
 {
+    if (strcmp(group, "serve") == 0 && !cmd) {
+        printf("radiant serve: runs everything continuous until SIGTERM or SIGINT\n\n"
+               "usage: radiant serve [--once] [--interval SECONDS]\n\n"
+               "Every interval (default 60 s): one automated backup a day of each available\n"
+               "DB cluster inside its preferred backup window, then retention (automated\n"
+               "backups and WAL older than the window need are removed).\n"
+               "  --once  run one pass and exit (for cron and tests)\n");
+        return 0;
+    }
     const cli_group *g = find_group(group);
     if (!g)
         return rd_fail(RD_EUSAGE, "no command '%s'; run 'radiant --help' for the list", group);
@@ -173,6 +183,12 @@ int cli_dispatch(cli_ctx *ctx, int argc, char **argv)
             return 0;
         }
         return cli_help(argv[1], argc > 2 ? argv[2] : NULL);
+    }
+    if (strcmp(argv[0], "serve") == 0) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                return cli_help("serve", NULL);
+        return cli_serve(ctx, argc, argv);
     }
     const cli_group *g = find_group(argv[0]);
     if (!g)

@@ -47,6 +47,8 @@ void cli_print_json(json_t *obj);
 /* Prints the help of a group, or of one command in it. */
 int cli_help(const char *group, const char *cmd);
 void cli_print_overview(void);
+/* radiant serve [--once] [--interval S] (src/cli/serve.c). */
+int cli_serve(cli_ctx *ctx, int argc, char **argv);
 /* Runs argv[0] (a group or "help") with the rest of argv. */
 int cli_dispatch(cli_ctx *ctx, int argc, char **argv);
 int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv);

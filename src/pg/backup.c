@@ -150,7 +150,11 @@ static int snapshot_exists(const rd_config *cfg, rd_catalog *cat, const char *sn
 int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
                         const char *snapshot_id, const char *kind)
 {
-    int rc = pgc_identifier_check(snapshot_id, "DB cluster snapshot identifier");
+    /* Automated snapshots are named as RDS names them: rds:ID-YYYY-MM-DD-HH-MM. */
+    const char *name = snapshot_id;
+    if (strcmp(kind, "automated") == 0 && strncmp(name, "rds:", 4) == 0)
+        name += 4;
+    int rc = pgc_identifier_check(name, "DB cluster snapshot identifier");
     if (rc == 0)
         rc = snapshot_exists(cfg, cat, snapshot_id);
     if (rc < 0)
@@ -205,7 +209,9 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
         }
         PQclear(res);
     }
-    int64_t stop = rd_clock_now();
+    /* The consistent point is the earliest restorable moment: round up, so
+     * that a restore to this second never stops before it. */
+    int64_t stop = (rd_clock_now_us() + 999999) / 1000000;
     char start_text[32], stop_text[32];
     rd_time_format(start, start_text, sizeof start_text);
     rd_time_format(stop, stop_text, sizeof stop_text);

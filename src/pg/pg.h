@@ -269,6 +269,27 @@ int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *
 #define PGC_META_SNAPSHOT "pg.snapshot"       /* db-cluster-snapshot-identifier */
 #define PGC_META_VERSION "pg.version"
 
+/* ------------------------------------------- schedule and retention -- */
+
+/* True when now lies in the cluster's preferred backup window (UTC,
+ * "HH:MM-HH:MM", may wrap midnight) and no automated backup has started in
+ * this occurrence of the window. */
+int pgc_backup_due(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
+                   bool *due);
+
+typedef struct pgc_retention_stats {
+    uint64_t backups_expired;        /* automated backups forgotten */
+    uint64_t wal_expired;            /* WAL files removed */
+} pgc_retention_stats;
+
+/* Applies the backup retention period in every repository of the cluster:
+ * automated backups older than the newest backup that is at or before the
+ * start of the window (now - retention) are forgotten, and WAL that neither
+ * a kept backup nor the window needs is removed; manual snapshots stay. So
+ * every second of the window stays restorable. Then prunes the repository. */
+int pgc_retention_apply(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
+                        pgc_retention_stats *stats);
+
 /* A point-in-time restore into a new cluster (restore-db-cluster-to-point-
  * in-time, restore-db-cluster-from-snapshot). */
 typedef struct pgc_restore_options {

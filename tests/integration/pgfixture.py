@@ -55,10 +55,11 @@ class PgEnv:
             return json.loads(proc.stderr.strip().splitlines()[-1])["error"]
         return json.loads(proc.stdout) if proc.stdout.strip() else None
 
-    def run(self, *args, expect=0, timeout=600):
+    def run(self, *args, expect=0, timeout=600, env=None):
         """radiant as root (it becomes postgres for db and wal commands)."""
+        full_env = dict(os.environ, **(env or {}))
         proc = subprocess.run(self._cmd(args), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=self.dir)
+                              stdin=subprocess.DEVNULL, cwd=self.dir, env=full_env)
         if args[:1] == ("db",) and args[1:2] in (("create-db-cluster",),
                                                  ("restore-db-cluster-to-point-in-time",),
                                                  ("restore-db-cluster-from-snapshot",)):

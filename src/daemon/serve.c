@@ -1,0 +1,99 @@
+/* The serve loop: a pass over the clusters, then a wait that SIGTERM or
+ * SIGINT ends. The signals are blocked and taken with sigtimedwait(), so
+ * there is no handler and no global flag, and a pass is never cut short:
+ *
+ *   start --> pass --> wait(interval) --timeout--> pass ...
+ *                          |
+ *                       SIGTERM/SIGINT --> stop (return 0)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/catalog.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "daemon/daemon.h"
+#include "pg/pg.h"
+
+static void backup_cluster(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                           int64_t now, daemon_pass_report *report)
+{
+    bool due = false;
+    if (pgc_backup_due(cfg, cat, c, now, &due) < 0) {
+        RD_WARN("DB cluster %s: cannot tell whether a backup is due: %s", c->id, rd_error());
+        return;
+    }
+    if (!due)
+        return;
+    char name[128], stamp[32];
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d-%H-%M", &tm);
+    snprintf(name, sizeof name, "rds:%s-%s", c->id, stamp);
+    if (pgc_snapshot_create(cfg, cat, c, name, "automated") < 0) {
+        RD_ERROR("automated backup of DB cluster %s failed: %s", c->id, rd_error());
+        report->backups_failed++;
+        return;
+    }
+    RD_INFO("automated backup %s of DB cluster %s taken", name, c->id);
+    report->backups_taken++;
+}
+
+int daemon_pass(const rd_config *cfg, daemon_pass_report *report)
+{
+    memset(report, 0, sizeof *report);
+    rd_catalog *cat = NULL;
+    pgc_cluster **list = NULL;
+    size_t n = 0;
+    int rc = pgc_catalog_open(cfg, &cat);
+    if (rc == 0)
+        rc = pgc_cluster_list(cat, &list, &n);
+    int64_t now = rd_clock_now();
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const pgc_cluster *c = list[i];
+        if (strcmp(c->status, "available") != 0)
+            continue;
+        report->clusters++;
+        backup_cluster(cfg, cat, c, now, report);
+        pgc_retention_stats rs;
+        if (pgc_retention_apply(cfg, cat, c, now, &rs) < 0) {
+            RD_ERROR("retention of DB cluster %s failed: %s", c->id, rd_error());
+            pgc_event(cat, c->id, "failure", "retention failed: %s", rd_error());
+            continue;
+        }
+        report->backups_expired += rs.backups_expired;
+        report->wal_expired += rs.wal_expired;
+    }
+    pgc_cluster_list_free(list, n);
+    rd_catalog_close(cat);
+    return rc;
+}
+
+int daemon_serve(const rd_config *cfg, int interval_s)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &stop, NULL) != 0)
+        return rd_fail_errno(RD_EINTERNAL, "cannot block SIGTERM and SIGINT");
+    RD_INFO("radiant serve: a pass every %d s; SIGTERM or SIGINT stops it", interval_s);
+    for (;;) {
+        daemon_pass_report report;
+        if (daemon_pass(cfg, &report) < 0)
+            RD_ERROR("serve pass failed: %s", rd_error());
+        struct timespec wait = { interval_s, 0 };
+        int sig = sigtimedwait(&stop, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT) {
+            RD_INFO("radiant serve: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return 0;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
+            return rd_fail_errno(RD_EINTERNAL, "waiting for the next pass failed");
+    }
+}
