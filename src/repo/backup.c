@@ -72,7 +72,7 @@ struct repo_backup {
     bool writer_running;
 };
 
-#define MAX_FULL_PACKS 2
+#define MAX_FULL_PACKS 4
 
 static void set_error(repo_backup *b, int rc)
 {
@@ -279,7 +279,7 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
 
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->changed, NULL);
-    b->n_slots = 2 * (size_t)r->threads + 4;
+    b->n_slots = 4 * (size_t)r->threads + 4;
     b->slots = rd_calloc(b->n_slots, sizeof *b->slots);
     for (size_t i = 0; i < b->n_slots; i++)
         b->slots[i].data = rd_malloc(r->chunk_max);
