@@ -277,7 +277,7 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
     if (rc == 0)
         rc = pgc_cluster_save(cat, c);
     if (rc == 0)
-        pgc_event(cat, c->id, "restore", "restoring from %s, backup %s in repository %s",
+        pgc_event(cat, c->id, "restoration", "restoring from %s, backup %s in repository %s",
                   c->restored_from, snap.backup_id, snap.repo);
     if (rc == 0)
         rc = restore_files(cfg, &snap, c->data_dir);
@@ -310,9 +310,9 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
         rc = pgc_cluster_set_status(cat, c->id, "available");
         free(c->status);
         c->status = rd_strdup("available");
-        pgc_event(cat, c->id, "restore", "restored from %s; accepting writes on port %d",
+        pgc_event(cat, c->id, "restoration", "restored from %s; accepting writes on port %d",
                   c->restored_from, c->port);
-        pgc_event(cat, o->source, "restore", "restored into new DB cluster %s (%s)", c->id,
+        pgc_event(cat, o->source, "restoration", "restored into new DB cluster %s (%s)", c->id,
                   c->restored_from);
     } else {
         pgc_cluster_set_status(cat, c->id, "failed");

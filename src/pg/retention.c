@@ -146,7 +146,7 @@ static int apply_in_repo(const rd_config *cfg, rd_catalog *cat, const pgc_cluste
         if (rc == 0) {
             expired++;
             stats->backups_expired++;
-            pgc_event(cat, c->id, "expiry", "automated backup %s (consistent at %lld) expired "
+            pgc_event(cat, c->id, "backup", "automated backup %s (consistent at %lld) expired "
                       "from repository %s: older than the %d-day retention period",
                       list[i].snapshot_id, (long long)list[i].stop_time, repo_name,
                       c->backup_retention_period);
@@ -160,7 +160,7 @@ static int apply_in_repo(const rd_config *cfg, rd_catalog *cat, const pgc_cluste
         rc = repo_object_remove(r, sweep.doomed[i]);
     if (rc == 0 && sweep.n) {
         stats->wal_expired += sweep.n;
-        pgc_event(cat, c->id, "expiry", "%zu WAL file(s) no kept backup needs removed from "
+        pgc_event(cat, c->id, "backup", "%zu WAL file(s) no kept backup needs removed from "
                   "repository %s", sweep.n, repo_name);
     }
     for (size_t i = 0; i < sweep.n; i++)
