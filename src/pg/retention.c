@@ -146,10 +146,11 @@ static int apply_in_repo(const rd_config *cfg, rd_catalog *cat, const pgc_cluste
         if (rc == 0) {
             expired++;
             stats->backups_expired++;
-            pgc_event(cat, c->id, "backup", "automated backup %s (consistent at %lld) expired "
+            char when[32];
+            rd_time_format(list[i].stop_time, when, sizeof when);
+            pgc_event(cat, c->id, "backup", "automated backup %s (consistent at %s) expired "
                       "from repository %s: older than the %d-day retention period",
-                      list[i].snapshot_id, (long long)list[i].stop_time, repo_name,
-                      c->backup_retention_period);
+                      list[i].snapshot_id, when, repo_name, c->backup_retention_period);
         }
     }
     char *dir = rd_asprintf("wal/%s", c->id);
