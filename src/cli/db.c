@@ -1511,8 +1511,7 @@ static int cmd_snapshot_delete(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-static int restore_common(cli_ctx *ctx, const char *cmd, const struct db_args *a,
-                          pgc_restore_options *o)
+static int restore_common(cli_ctx *ctx, const struct db_args *a, pgc_restore_options *o)
 {
     const rd_config *cfg = NULL;
     rd_catalog *cat = NULL;
@@ -1527,7 +1526,6 @@ static int restore_common(cli_ctx *ctx, const char *cmd, const struct db_args *a
     if (rc == 0)
         print_cluster_result(ctx, cfg, cat, c, "restored DB cluster %s from %s; accepting "
                              "writes on 127.0.0.1:%d", c->id, c->restored_from, c->port);
-    (void)cmd;
     pgc_cluster_free(c);
     rd_catalog_close(cat);
     free(config_path);
@@ -1557,7 +1555,7 @@ static int cmd_restore_pitr(cli_ctx *ctx, int argc, char **argv)
         return rc;
     o.source = a.source_cluster;
     o.latest = a.use_latest;
-    return restore_common(ctx, cmd, &a, &o);
+    return restore_common(ctx, &a, &o);
 }
 
 static int cmd_restore_snapshot(cli_ctx *ctx, int argc, char **argv)
@@ -1585,7 +1583,7 @@ static int cmd_restore_snapshot(cli_ctx *ctx, int argc, char **argv)
     if (rc == 0) {
         /* WAL up to the snapshot's consistent point comes from its cluster. */
         pgc_restore_options o = { .source = list[0].cluster, .snapshot_id = a.snapshot_id };
-        rc = restore_common(ctx, cmd, &a, &o);
+        rc = restore_common(ctx, &a, &o);
     }
     pgc_snapshot_list_free(list, n);
     return rc;
