@@ -5,7 +5,7 @@
 #   make fuzz     build the libFuzzer targets and run each briefly
 PYTEST  ?= /usr/bin/python3 -m pytest
 JOBS    ?= 2
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 
 .PHONY: all build build-asan build-fuzz deps check check-unit check-integration check-asan fuzz demo bench clean
 
