@@ -1020,6 +1020,21 @@ static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
         goto out;
     rd_buf changes = RD_BUF_INIT;
     char part[256];
+    if (a.retention && a.retention < c->backup_retention_period) {
+        /* A shorter window gives up restore points: say which. */
+        int64_t earliest = 0, latest = 0;
+        char from[32], to[32];
+        int64_t new_start = rd_clock_now() - (int64_t)a.retention * 86400;
+        if (pgc_restorable_window(cfg, cat, c, &earliest, &latest) == 0 &&
+            earliest < new_start) {
+            rd_time_format(earliest, from, sizeof from);
+            rd_time_format(new_start, to, sizeof to);
+            RD_WARN("a %d-day retention period gives up restore points: at the next retention "
+                    "pass of radiant serve, EarliestRestorableTime of DB cluster %s moves from "
+                    "%s to about %s (manual snapshots stay restorable)", a.retention, c->id,
+                    from, to);
+        }
+    }
     if (a.retention && a.retention != c->backup_retention_period) {
         snprintf(part, sizeof part, "; backup retention period %d -> %d days",
                  c->backup_retention_period, a.retention);

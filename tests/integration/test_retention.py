@@ -5,6 +5,7 @@ per preferred window; 40 days later the automated backups older than the
 window needs remain, and a restore to the earliest restorable time works."""
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -88,4 +89,12 @@ def test_automated_backups_and_retention(env):
             "--db-cluster-identifier", "ret-earliest", "--port", str(p2),
             "--restore-to-time", cluster["EarliestRestorableTime"], env=later)
     assert ids_in(env, p2) == list(range(1, 11))
+
+    # a shorter retention period gives up restore points, and says so
+    proc = subprocess.run(env._cmd(["db", "modify-db-cluster", "--db-cluster-identifier", "ret",
+                                    "--backup-retention-period", "1"]),
+                          capture_output=True, text=True, cwd=env.dir,
+                          env=dict(os.environ, **later))
+    assert proc.returncode == 0, proc.stderr
+    assert "gives up restore points" in proc.stderr, proc.stderr
     conn.close()
