@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/config.h"
+#include "repo/repo.h"
 
 enum cli_output { CLI_OUTPUT_TEXT, CLI_OUTPUT_JSON };
 
@@ -58,6 +59,15 @@ int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv);
  * the command that already succeeded. */
 void cli_event(cli_ctx *ctx, const char *source_type, const char *source_id,
                const char *category, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A progress line on stderr while it is a terminal (NULL otherwise): bytes
+ * (with an ETA when their total is known) or, once *replay_at is set, the
+ * WAL replay position against replay_target (0: the end of the archive). */
+typedef struct cli_progress cli_progress;
+cli_progress *cli_progress_start(const cli_ctx *ctx, const char *what,
+                                 const repo_progress *bytes, const int64_t *replay_at,
+                                 int64_t replay_target);
+void cli_progress_stop(cli_progress *p);
 
 /* Human-readable sizes and rates: "1.5 GiB", "380.2 MB/s". */
 void cli_format_bytes(double bytes, char *out, size_t len);

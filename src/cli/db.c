@@ -1535,9 +1535,18 @@ static int restore_common(cli_ctx *ctx, const struct db_args *a, pgc_restore_opt
     o->target = a->id;
     o->port = a->port;
     o->config_path = config_path;
+    repo_progress progress = { 0 };
+    int64_t replay_at = 0;
+    o->progress = &progress;
+    o->replay_at = &replay_at;
     int rc = open_catalog(ctx, &cfg, &cat);
+    cli_progress *shown = rc == 0 ? cli_progress_start(ctx, "restoring the base backup",
+                                                       &progress, &replay_at,
+                                                       o->latest || o->snapshot_id ? 0 : o->time)
+                                  : NULL;
     if (rc == 0)
         rc = pgc_restore(cfg, cat, o, &c);
+    cli_progress_stop(shown);
     if (rc == 0)
         print_cluster_result(ctx, cfg, cat, c, "restored DB cluster %s from %s; accepting "
                              "writes on 127.0.0.1:%d", c->id, c->restored_from, c->port);

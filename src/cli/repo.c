@@ -228,8 +228,9 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     char *source = realpath(a.path, NULL);
+    repo_progress progress = { 0 };
     repo_backup_options opts = { .label = a.label, .kind = "dir",
-                                 .source = source ? source : a.path };
+                                 .source = source ? source : a.path, .progress = &progress };
     repo_backup *b = NULL;
     repo_manifest *parent = NULL;
     if (!a.read_all)
@@ -238,7 +239,10 @@ static int cmd_backup_dir(cli_ctx *ctx, int argc, char **argv)
         rc = repo_backup_begin(r, &opts, &b);
     if (rc == 0) {
         repo_dir_options dopts = { .skip_unreadable = a.skip_unreadable, .parent = parent };
-        rc = finish_backup(ctx, r, b, repo_backup_add_tree(b, a.path, &dopts));
+        cli_progress *shown = cli_progress_start(ctx, "backup", &progress, NULL, 0);
+        rc = repo_backup_add_tree(b, a.path, &dopts);
+        cli_progress_stop(shown);
+        rc = finish_backup(ctx, r, b, rc);
     }
     repo_manifest_free(parent);
     free(source);
@@ -293,8 +297,12 @@ static int cmd_restore_dir(cli_ctx *ctx, int argc, char **argv)
     repo_restore_stats st = { 0 };
     int64_t t0 = rd_mono_ns();
     if (rc == 0) {
-        repo_restore_options opts = { .force = a.force, .no_owner = a.no_owner };
+        repo_progress progress = { 0 };
+        repo_restore_options opts = { .force = a.force, .no_owner = a.no_owner,
+                                      .progress = &progress };
+        cli_progress *shown = cli_progress_start(ctx, "restore", &progress, NULL, 0);
         rc = repo_restore_dir(r, m, a.target, &opts, &st);
+        cli_progress_stop(shown);
     }
     double secs = (double)(rd_mono_ns() - t0) / 1e9;
     if (m)

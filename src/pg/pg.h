@@ -23,6 +23,7 @@
 
 #include "core/catalog.h"
 #include "core/config.h"
+#include "repo/repo.h"
 
 /* ------------------------------------------------------------- clusters -- */
 
@@ -300,6 +301,8 @@ typedef struct pgc_restore_options {
     const char *snapshot_id;         /* or: a snapshot, recovered to its consistent point */
     int port;                        /* 0: the first free one from 5432 up */
     const char *config_path;         /* absolute, for restore_command/archive_command */
+    repo_progress *progress;         /* optional: bytes of the base backup restored */
+    int64_t *replay_at;              /* optional: set to the last replayed commit time */
 } pgc_restore_options;
 
 /* Restores the chosen base backup into STATE/clusters/TARGET/data, replays

@@ -149,7 +149,7 @@ static bool log_says(const pgc_cluster *c, const char *needle)
 
 /* Polls until recovery is over; 1 when promoted, 0 when the server went
  * away, -RD_E* on timeout. */
-static int wait_promoted(const pgc_cluster *c)
+static int wait_promoted(const pgc_cluster *c, int64_t *replay_at)
 {
     char *conninfo = pgc_conninfo(c);
     int64_t deadline = rd_mono_ns() + (int64_t)PROMOTE_TIMEOUT_S * 1000000000;
@@ -160,9 +160,14 @@ static int wait_promoted(const pgc_cluster *c)
         PGconn *conn = PQconnectdb(conninfo);
         if (PQstatus(conn) == CONNECTION_OK) {
             failures = 0;
-            PGresult *res = PQexec(conn, "SELECT pg_is_in_recovery()");
+            PGresult *res = PQexec(conn, "SELECT pg_is_in_recovery(), "
+                                         "extract(epoch FROM pg_last_xact_replay_timestamp())");
             bool done = PQresultStatus(res) == PGRES_TUPLES_OK &&
                         strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+            if (replay_at && PQresultStatus(res) == PGRES_TUPLES_OK && !done &&
+                !PQgetisnull(res, 0, 1))
+                __atomic_store_n(replay_at, (int64_t)atof(PQgetvalue(res, 0, 1)),
+                                 __ATOMIC_RELAXED);
             PQclear(res);
             if (done) {
                 /* "accepts a write": taking a transaction id needs a primary */
@@ -207,7 +212,8 @@ static int make_dirs(const rd_config *cfg, pgc_cluster *c)
     return rc;
 }
 
-static int restore_files(const rd_config *cfg, const pgc_snapshot *snap, const char *data_dir)
+static int restore_files(const rd_config *cfg, const pgc_snapshot *snap, const char *data_dir,
+                         repo_progress *progress)
 {
     repo *r = NULL;
     repo_manifest *m = NULL;
@@ -215,7 +221,7 @@ static int restore_files(const rd_config *cfg, const pgc_snapshot *snap, const c
     if (rc == 0)
         rc = repo_manifest_load(r, snap->backup_id, &m);
     repo_restore_stats st;
-    repo_restore_options ro = { 0 };
+    repo_restore_options ro = { .progress = progress };
     if (rc == 0)
         rc = repo_restore_dir(r, m, data_dir, &ro, &st);
     if (rc == 0)
@@ -280,14 +286,14 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
         pgc_event(cat, c->id, "restoration", "restoring from %s, backup %s in repository %s",
                   c->restored_from, snap.backup_id, snap.repo);
     if (rc == 0)
-        rc = restore_files(cfg, &snap, c->data_dir);
+        rc = restore_files(cfg, &snap, c->data_dir, o->progress);
     if (rc == 0)
         rc = write_recovery_settings(cfg, c, o, target_line);
     int promoted = 0;
     if (rc == 0)
         rc = pgc_start(cfg, cat, c);
     if (rc == 0) {
-        promoted = wait_promoted(c);
+        promoted = wait_promoted(c, o->replay_at);
         if (promoted == 0 && target_line[0] &&
             log_says(c, "recovery ended before configured recovery target was reached")) {
             /* The archive ends before the target: restore to its end instead. */
@@ -298,7 +304,7 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
             if (rc == 0)
                 rc = pgc_start(cfg, cat, c);
             if (rc == 0)
-                promoted = wait_promoted(c);
+                promoted = wait_promoted(c, o->replay_at);
         }
         if (rc == 0 && promoted < 0)
             rc = promoted;

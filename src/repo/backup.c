@@ -42,6 +42,7 @@ struct chunk_slot {
 
 struct repo_backup {
     repo *r;
+    repo_progress *progress;
     repo_manifest *m;
     repo_chunker chunker;
     uint8_t *buf;
@@ -261,6 +262,7 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
         return rc;
     repo_backup *b = rd_calloc(1, sizeof *b);
     b->r = r;
+    b->progress = opts ? opts->progress : NULL;
     b->m = rd_calloc(1, sizeof *b->m);
     repo_backup_info *in = &b->m->info;
     in->start_us = rd_clock_now_us();
@@ -437,6 +439,8 @@ static int add_file_content(repo_backup *b, size_t entry, repo_read_fn read, voi
                 eof = true;
             end += (size_t)n;
             total += (uint64_t)n;
+            if (b->progress)
+                __atomic_fetch_add(&b->progress->done, (uint64_t)n, __ATOMIC_RELAXED);
             continue;
         }
         if (end == start)
@@ -500,6 +504,8 @@ int repo_backup_add_known(repo_backup *b, const repo_entry *meta, const repo_chu
     b->stats.files++;
     b->stats.chunks += n_chunks;
     b->stats.logical_bytes += e->size;
+    if (b->progress)
+        __atomic_fetch_add(&b->progress->done, e->size, __ATOMIC_RELAXED);
     return 0;
 }
 

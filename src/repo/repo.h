@@ -102,6 +102,16 @@ typedef struct repo_entry {
 /* Rejects absolute paths, empty components, "." and "..": -RD_EUSAGE. */
 int repo_path_check(const char *path);
 
+/* -------------------------------------------------------------- progress -- */
+
+/* Bytes done so far of a long operation, for a progress display. The worker
+ * threads add with __atomic_fetch_add, readers read with __atomic_load_n
+ * (relaxed: a display needs no ordering). */
+typedef struct repo_progress {
+    uint64_t done;
+    uint64_t total;              /* 0 when not known in advance */
+} repo_progress;
+
 /* ---------------------------------------------------------------- backup -- */
 
 typedef struct repo_backup repo_backup;
@@ -110,6 +120,7 @@ typedef struct repo_backup_options {
     const char *label;           /* free text, may be NULL */
     const char *kind;            /* "manual", "automated", "dir"...; NULL = "manual" */
     const char *source;          /* what was backed up, for listings */
+    repo_progress *progress;     /* optional: logical bytes read */
 } repo_backup_options;
 
 typedef struct repo_backup_stats {
@@ -203,6 +214,7 @@ typedef struct repo_restore_stats {
 typedef struct repo_restore_options {
     bool force;                  /* restore into a non-empty directory */
     bool no_owner;               /* do not chown even when running as root */
+    repo_progress *progress;     /* optional: bytes written of the backup's total */
 } repo_restore_options;
 
 /* Restores a backup into dir, in parallel, then makes it durable (syncfs).

@@ -36,6 +36,7 @@ struct restore_job {
 
 struct restore {
     repo *r;
+    repo_progress *progress;
     const repo_manifest *m;
     const char *dir;
     struct restore_job *jobs;
@@ -142,6 +143,8 @@ static int run_job(struct restore *rs, const struct restore_job *job, void *zstd
             rc = rd_fs_pwrite_full(fd, data + (tail_lo - off), cend - tail_lo, tail_lo);
         if (rc < 0)
             rd_fail_wrap(rc, "%s", path);
+        if (rs->progress)
+            __atomic_fetch_add(&rs->progress->done, c->len, __ATOMIC_RELAXED);
         off = cend;
     }
     if (rc == 0 && ae > as) {
@@ -376,7 +379,9 @@ int repo_restore_dir(repo *r, const repo_manifest *m, const char *dir,
     if (rc < 0)
         return rc;
 
-    struct restore rs = { .r = r, .m = m, .dir = dir };
+    struct restore rs = { .r = r, .m = m, .dir = dir, .progress = opts ? opts->progress : NULL };
+    if (rs.progress)
+        rs.progress->total = m->info.stats.logical_bytes;
     rs.damaged = rd_calloc(m->n_entries ? m->n_entries : 1, sizeof *rs.damaged);
     pthread_mutex_init(&rs.mu, NULL);
     rc = lay_out(&rs, force, stats);
