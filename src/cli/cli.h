@@ -60,7 +60,7 @@ int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv);
 void cli_event(cli_ctx *ctx, const char *source_type, const char *source_id,
                const char *category, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* A progress line on stderr while it is a terminal (NULL otherwise): bytes
+/* A progress line on stderr (redrawn 4 times a second) while it is a terminal (NULL otherwise): bytes
  * (with an ETA when their total is known) or, once *replay_at is set, the
  * WAL replay position against replay_target (0: the end of the archive). */
 typedef struct cli_progress cli_progress;

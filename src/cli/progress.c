@@ -1,5 +1,5 @@
 /* Progress on a terminal for long commands (backup, restore, WAL replay): a
- * thread redraws one line of stderr twice a second from counters the work
+ * thread redraws one line of stderr four times a second from counters the work
  * updates atomically, and clears it at the end. Nothing is drawn when stderr
  * is not a terminal (scripts, CI), so output stays quiet there. */
 #include <pthread.h>
@@ -74,7 +74,7 @@ static void *ticker(void *arg)
     while (!p->stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 500 * 1000 * 1000;
+        until.tv_nsec += 250 * 1000 * 1000;
         if (until.tv_nsec >= 1000000000) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
