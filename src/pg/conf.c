@@ -154,8 +154,10 @@ int pgc_auto_conf_set(const rd_config *cfg, const char *data_dir, const char *co
         size_t i = 0;
         while (i < n && !(klen == strlen(names[i]) && strncasecmp(key, names[i], klen) == 0))
             i++;
-        if (i < n && done[i])
-            continue;                /* drop later duplicates of a key we set */
+        if (i < n && (done[i] || !values[i])) {
+            done[i] = true;          /* drop later duplicates, and what is removed */
+            continue;
+        }
         if (i < n) {
             rd_buf_append(&out, names[i], strlen(names[i]));
             rd_buf_append(&out, " = ", 3);
@@ -167,7 +169,7 @@ int pgc_auto_conf_set(const rd_config *cfg, const char *data_dir, const char *co
         rd_buf_append_u8(&out, '\n');
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (done[i])
+        if (done[i] || !values[i])
             continue;
         rd_buf_append(&out, names[i], strlen(names[i]));
         rd_buf_append(&out, " = ", 3);

@@ -123,7 +123,8 @@ char *pgc_shell_quote(const char *s);
  * config_path absolute. Caller frees. */
 char *pgc_archive_command(const char *self, const char *config_path, const char *cluster);
 /* Sets names[i] = values[i] (strings, quoted here) in DATA/postgresql.auto.conf,
- * replacing earlier assignments and keeping every other line; the file stays
+ * replacing earlier assignments (a NULL value removes the setting: PostgreSQL
+ * counts even an empty recovery target as one) and keeping every other line; the file stays
  * the run-as user's. Only while the server is down: a running server is
  * changed with pgc_alter_system. */
 int pgc_auto_conf_set(const rd_config *cfg, const char *data_dir, const char *const names[],

@@ -43,7 +43,8 @@ static void format_pg_time(int64_t t, char *out, size_t len)
 
 /* Picks the snapshot to restore and the recovery target. */
 static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options *o,
-                         pgc_snapshot *chosen, char *target_line, size_t len)
+                         pgc_snapshot *chosen, const char **target_name, char *target_value,
+                         size_t len)
 {
     pgc_snapshot *list = NULL;
     size_t n = 0;
@@ -56,7 +57,8 @@ static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restor
         if (n == 0)
             rc = rd_fail(RD_ENOENT, "DB cluster snapshot %s not found", o->snapshot_id);
         pick = 0;
-        snprintf(target_line, len, "recovery_target = 'immediate'");
+        *target_name = "recovery_target";
+        snprintf(target_value, len, "immediate");
     } else {
         int64_t earliest = 0, latest = 0;
         rc = pgc_restorable_window_id(cfg, cat, o->source, &earliest, &latest);
@@ -75,12 +77,8 @@ static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restor
         if (rc == 0 && pick < 0)
             rc = rd_fail(RD_ERANGE, "no backup of DB cluster %s is consistent by %s", o->source,
                          t);
-        char pgt[40];
-        format_pg_time(o->time, pgt, sizeof pgt);
-        if (o->latest)
-            target_line[0] = '\0';
-        else
-            snprintf(target_line, len, "recovery_target_time = '%s'", pgt);
+        *target_name = o->latest ? NULL : "recovery_target_time";
+        format_pg_time(o->time, target_value, len);
     }
     if (rc == 0) {
         *chosen = list[pick];
@@ -90,49 +88,42 @@ static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restor
     return rc;
 }
 
-static int append_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "a");
-    if (!f)
-        return rd_fail_errno(RD_EIO, "cannot open %s", path);
-    int rc = fputs(text, f) < 0 ? rd_fail_errno(RD_EIO, "cannot write %s", path) : 0;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        rc = rc ? rc : rd_fail_errno(RD_EIO, "cannot write %s", path);
-    fclose(f);
-    return rc;
-}
 
 /* The settings that turn the restored copy into a new cluster recovering
- * from the source's archive. Later lines of postgresql.auto.conf override the
- * source's own settings that came with the backup. */
+ * from the source's archive, replacing the source's own that came with the
+ * backup (port, socket directory, archive_command). */
 static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
-                                   const pgc_restore_options *o, const char *target_line)
+                                   const pgc_restore_options *o, const char *target_name,
+                                   const char *target_value)
 {
     char self[4096];
     pgc_self_path(self, sizeof self);
-    char *conf = rd_asprintf(
-        "\n# radiant: restored from DB cluster %s\n"
-        "listen_addresses = '127.0.0.1'\n"
-        "port = %d\n"
-        "unix_socket_directories = '%s'\n"
-        "archive_mode = on\n"
-        "archive_command = '%s --config %s wal push --db-cluster-identifier %s %%p'\n"
-        "restore_command = '%s --config %s wal fetch --db-cluster-identifier %s %%f %%p'\n"
-        "recovery_target_action = 'promote'\n"
-        "recovery_target_timeline = 'latest'\n"
-        "%s%s",
-        o->source, c->port, c->socket_dir, self, o->config_path, c->id, self, o->config_path,
-        o->source, target_line, target_line[0] ? "\n" : "");
-    char *auto_conf = rd_path_join(c->data_dir, "postgresql.auto.conf");
-    int rc = append_file(auto_conf, conf);
+    char port[16];
+    snprintf(port, sizeof port, "%d", c->port);
+    char *archive = pgc_archive_command(self, o->config_path, c->id);
+    char *q_self = pgc_shell_quote(self), *q_config = pgc_shell_quote(o->config_path);
+    char *restore = rd_asprintf("%s --config %s wal fetch --db-cluster-identifier %s %%f %%p",
+                                q_self, q_config, o->source);
+    const char *names[] = { "listen_addresses", "port", "unix_socket_directories",
+                            "archive_mode", "archive_command", "restore_command",
+                            "recovery_target_action", "recovery_target_timeline",
+                            "recovery_target", "recovery_target_time" };
+    const char *values[] = { "127.0.0.1", port, c->socket_dir, "on", archive, restore,
+                             "promote", "latest", NULL, NULL };
+    for (size_t i = 8; i < 10; i++)
+        if (target_name && strcmp(names[i], target_name) == 0)
+            values[i] = target_value;
+    int rc = pgc_auto_conf_set(cfg, c->data_dir, names, values, 10);
     char *signal = rd_path_join(c->data_dir, "recovery.signal");
     if (rc == 0)
         rc = rd_fs_write_atomic(signal, "", 0, 0600);
     if (rc == 0)
         rc = pgc_chown_run_as(cfg, signal);
     free(signal);
-    free(auto_conf);
-    free(conf);
+    free(restore);
+    free(q_self);
+    free(q_config);
+    free(archive);
     return rc;
 }
 
@@ -243,8 +234,9 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
     if (rc < 0)
         return rc;
     pgc_snapshot snap = { 0 };
-    char target_line[128];
-    rc = choose_backup(cfg, cat, o, &snap, target_line, sizeof target_line);
+    const char *target_name = NULL;
+    char target_value[64] = "";
+    rc = choose_backup(cfg, cat, o, &snap, &target_name, target_value, sizeof target_value);
     if (rc < 0)
         return rc;
 
@@ -288,19 +280,17 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
     if (rc == 0)
         rc = restore_files(cfg, &snap, c->data_dir, o->progress);
     if (rc == 0)
-        rc = write_recovery_settings(cfg, c, o, target_line);
+        rc = write_recovery_settings(cfg, c, o, target_name, target_value);
     int promoted = 0;
     if (rc == 0)
         rc = pgc_start(cfg, cat, c);
     if (rc == 0) {
         promoted = wait_promoted(c, o->replay_at);
-        if (promoted == 0 && target_line[0] &&
+        if (promoted == 0 && target_name &&
             log_says(c, "recovery ended before configured recovery target was reached")) {
             /* The archive ends before the target: restore to its end instead. */
             RD_INFO("no commit after %s in the archive: recovering to its end", when);
-            char *auto_conf = rd_path_join(c->data_dir, "postgresql.auto.conf");
-            rc = append_file(auto_conf, "recovery_target_time = ''\nrecovery_target = ''\n");
-            free(auto_conf);
+            rc = write_recovery_settings(cfg, c, o, NULL, NULL);
             if (rc == 0)
                 rc = pgc_start(cfg, cat, c);
             if (rc == 0)
