@@ -340,8 +340,8 @@ run() {
 
 "$RADIANT" --config "$CONF" repo init --repo bench >/dev/null || die "repo init failed"
 
-note "(c) backup-dir into a fresh encrypted repository (2 threads)"
-run backup1 repo backup-dir --repo bench --path "$DATA" --threads 2
+note "(c) backup-dir into a fresh encrypted repository (default threads)"
+run backup1 repo backup-dir --repo bench --path "$DATA"
 B1_SECS=$SECS B1_RSS=$RSS_KB B1_CPU=$CPU
 B1_LOGICAL=$(json "$RUN/backup1.out" 'd["backup"]["logical_bytes"]')
 B1_STORED=$(json "$RUN/backup1.out" 'd["backup"]["new_stored_bytes"]')
@@ -350,21 +350,21 @@ B1_MBS=$(mbs "$B1_LOGICAL" "$B1_SECS")
 REPO_BYTES=$(tree_bytes "$RUN/repo")
 
 note "(d) unchanged re-backup"
-run backup2 repo backup-dir --repo bench --path "$DATA" --threads 2
+run backup2 repo backup-dir --repo bench --path "$DATA"
 B2_SECS=$SECS B2_RSS=$RSS_KB
 B2_NEW=$(json "$RUN/backup2.out" 'd["backup"]["new_raw_bytes"]')
 B2_MBS=$(mbs "$B1_LOGICAL" "$B2_SECS")
 SPEEDUP=$(awk -v a="$B1_SECS" -v b="$B2_SECS" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
 
 note "(d) unchanged re-backup with --read-all (every file read, chunked, hashed, deduplicated)"
-run backup3 repo backup-dir --repo bench --path "$DATA" --threads 2 --read-all
+run backup3 repo backup-dir --repo bench --path "$DATA" --read-all
 B3_SECS=$SECS B3_RSS=$RSS_KB B3_CPU=$CPU
 B3_NEW=$(json "$RUN/backup3.out" 'd["backup"]["new_raw_bytes"]')
 B3_MBS=$(mbs "$B1_LOGICAL" "$B3_SECS")
 SPEEDUP3=$(awk -v a="$B1_SECS" -v b="$B3_SECS" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
 
 note "(e) restore-dir into a fresh directory (includes the final syncfs)"
-run restore repo restore-dir --repo bench --backup latest --target "$RUN/restore" --threads 2
+run restore repo restore-dir --repo bench --backup latest --target "$RUN/restore"
 R_SECS=$SECS R_RSS=$RSS_KB
 R_BYTES=$(json "$RUN/restore.out" 'd["restore"]["bytes"]')
 R_MBS=$(mbs "$R_BYTES" "$R_SECS")
@@ -410,17 +410,17 @@ cat <<EOF
 |---|---|---|---|---|---|
 | (a) dd fsynced sequential write, 2 GiB | $DD_MBS MB/s (median of runs: $DD_ALL) | - | - | (anchor) | - |
 | (b) zstd -1 -T1, one 1 GiB data file | $ZSTD_MBS MB/s (ratio ${ZSTD_RATIO}x) | - | - | (anchor) | - |
-| (c) backup-dir, encrypted, --threads 2 | $B1_MBS MB/s ($(mb "$B1_LOGICAL") MB in ${B1_SECS} s) | zstd -1 -T1 $ZSTD_MBS MB/s | ${B1_VS_ZSTD}x | >= 600 MB/s | $(verdict "$B1_MBS >= 600") |
+| (c) backup-dir, encrypted, default threads (3) | $B1_MBS MB/s ($(mb "$B1_LOGICAL") MB in ${B1_SECS} s) | zstd -1 -T1 $ZSTD_MBS MB/s | ${B1_VS_ZSTD}x | >= 600 MB/s | $(verdict "$B1_MBS >= 600") |
 | (c) stored size (new packs) | $(mb "$B1_STORED") MB (repo on disk $(mb "$REPO_BYTES") MB) | logical $(mb "$B1_LOGICAL") MB | $STORED_RATIO | - | info |
 | (c) backup peak RSS | $(rss_mb "$B1_RSS") MB | - | - | < 150 MB | $(verdict "$B1_RSS * 1024 < 150e6") |
 | (d) unchanged re-backup | $B2_MBS MB/s (${B2_SECS} s, new data $B2_NEW B) | first backup ${B1_SECS} s | ${SPEEDUP}x faster | >= 5x faster | $(verdict "$SPEEDUP >= 5") |
 | (d) unchanged re-backup, --read-all | $B3_MBS MB/s (${B3_SECS} s, CPU $B3_CPU s, new data $B3_NEW B) | first backup ${B1_SECS} s | ${SPEEDUP3}x faster | - | info |
 | (d) re-backup peak RSS | $(rss_mb "$B2_RSS") MB (--read-all: $(rss_mb "$B3_RSS") MB) | - | - | < 150 MB | $(verdict "$B2_RSS * 1024 < 150e6 && $B3_RSS * 1024 < 150e6") |
-| (e) restore-dir incl. syncfs, --threads 2 | $R_MBS MB/s ($(mb "$R_BYTES") MB in ${R_SECS} s) | dd $DD_MBS MB/s | $R_VS_DD | >= 0.90 x dd | $(verdict "$R_VS_DD >= 0.90") |
+| (e) restore-dir incl. syncfs, default threads (3) | $R_MBS MB/s ($(mb "$R_BYTES") MB in ${R_SECS} s) | dd $DD_MBS MB/s | $R_VS_DD | >= 0.90 x dd | $(verdict "$R_VS_DD >= 0.90") |
 | (e) restore peak RSS | $(rss_mb "$R_RSS") MB | - | - | < 150 MB | $(verdict "$R_RSS * 1024 < 150e6") |
 EOF
 if [ "$BENCH_SCALING" = 1 ]; then
-    echo "| backup-dir, encrypted, --threads 1 | $T1_MBS MB/s (${T1_SECS} s, CPU $T1_CPU s) | --threads 2: $B1_MBS MB/s | $(awk -v a="$B1_MBS" -v b="$T1_MBS" 'BEGIN { printf "%.2f", a / b }')x speedup from 1 to 2 threads | - | info |"
+    echo "| backup-dir, encrypted, --threads 1 | $T1_MBS MB/s (${T1_SECS} s, CPU $T1_CPU s) | default (3): $B1_MBS MB/s | $(awk -v a="$B1_MBS" -v b="$T1_MBS" 'BEGIN { printf "%.2f", a / b }')x speedup from 1 to 3 threads | - | info |"
 fi
 cat <<EOF
 | (c) backup CPU time (user+sys) | $B1_CPU s = $(awk -v c="$B1_CPU" -v n="$B1_LOGICAL" 'BEGIN { printf "%.1f", c / (n / 1e9) }') CPU-s/GB | $NCPU cores | ceiling $(mbs "$B1_LOGICAL" "$(awk -v c="$B1_CPU" -v k="$NCPU" 'BEGIN { print c / k }')") MB/s if perfectly parallel | - | info |
