@@ -40,6 +40,7 @@ struct db_args {
     const char *snapshot_id, *source_cluster, *restore_time, *snapshot_type;
     bool use_latest;
     int port, retention;
+    int window_start, window_end;     /* parsed --preferred-backup-window */
     int deletion_protection, storage_encrypted;
     bool apply_immediately, skip_final_snapshot;
     int64_t timeout_s, duration_min;
@@ -79,24 +80,6 @@ static const struct option all_options[] = {
     { "snapshot-type", required_argument, NULL, OPT_SNAPSHOT_TYPE },
     { NULL, 0, NULL, 0 },
 };
-
-static bool parse_hhmm(const char *p, int *minutes)
-{
-    for (int i = 0; i < 5; i++)
-        if (i == 2 ? p[i] != ':' : (p[i] < '0' || p[i] > '9'))
-            return false;
-    int h = (p[0] - '0') * 10 + p[1] - '0', m = (p[3] - '0') * 10 + p[4] - '0';
-    *minutes = h * 60 + m;
-    return h < 24 && m < 60;
-}
-
-/* The rule of the config's preferred-backup-window (config.c, V_WINDOW). */
-static bool window_valid(const char *w)
-{
-    int a, b;
-    return strlen(w) == 11 && parse_hhmm(w, &a) && w[5] == '-' && parse_hhmm(w + 6, &b) &&
-           a != b;
-}
 
 static bool parse_long(const char *text, long min, long max, long *out)
 {
@@ -149,7 +132,7 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
             a->retention = (int)v;
             break;
         case OPT_WINDOW:
-            if (!window_valid(optarg))
+            if (rd_window_parse(optarg, &a->window_start, &a->window_end) != 0)
                 return cli_usage("db", cmd, "--preferred-backup-window must be HH:MM-HH:MM in "
                                  "UTC such as 03:00-04:00, not '%s'", optarg);
             a->window = optarg;

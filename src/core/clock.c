@@ -2,6 +2,7 @@
 #include "core/clock.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,27 @@ int rd_duration_parse(const char *text, int64_t *seconds)
     if (*end != '\0' || v < 0 || v > (long long)(INT64_MAX / 86400))
         return -1;
     *seconds = (int64_t)v * mult;
+    return 0;
+}
+
+static bool parse_hhmm(const char *p, int *minutes)
+{
+    if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) || p[2] != ':' ||
+        !isdigit((unsigned char)p[3]) || !isdigit((unsigned char)p[4]))
+        return false;
+    int h = (p[0] - '0') * 10 + p[1] - '0', m = (p[3] - '0') * 10 + p[4] - '0';
+    *minutes = h * 60 + m;
+    return h < 24 && m < 60;
+}
+
+int rd_window_parse(const char *text, int *start_min, int *end_min)
+{
+    int a, b;
+    if (!text || strlen(text) != 11 || !parse_hhmm(text, &a) || text[5] != '-' ||
+        !parse_hhmm(text + 6, &b) || a == b)
+        return -1;
+    *start_min = a;
+    *end_min = b;
     return 0;
 }
 

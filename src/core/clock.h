@@ -19,6 +19,9 @@ int64_t rd_mono_ns(void);
 
 /* Parses "90", "90s", "15m", "4h", "35d" into seconds; returns -1 when invalid. */
 int rd_duration_parse(const char *text, int64_t *seconds);
+/* Parses a daily UTC window "HH:MM-HH:MM" (start and end differ; it may wrap
+ * midnight) into minutes after midnight; -1 when invalid. */
+int rd_window_parse(const char *text, int *start_min, int *end_min);
 /* Formats seconds as ISO 8601 UTC "2024-12-24T10:30:00Z". */
 void rd_time_format(int64_t seconds, char *out, size_t outlen);
 /* Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)"; -1 when invalid. */

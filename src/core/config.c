@@ -184,16 +184,6 @@ static bool parse_int(const char *text, int64_t *out)
     return true;
 }
 
-static bool parse_hhmm(const char *p, int *minutes)
-{
-    if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) || p[2] != ':' ||
-        !isdigit((unsigned char)p[3]) || !isdigit((unsigned char)p[4]))
-        return false;
-    int h = (p[0] - '0') * 10 + p[1] - '0', m = (p[3] - '0') * 10 + p[4] - '0';
-    *minutes = h * 60 + m;
-    return h < 24 && m < 60;
-}
-
 static bool enum_has(const char *choices, const char *value)
 {
     size_t n = strlen(value);
@@ -229,8 +219,7 @@ static const char *check_value(const struct key_spec *k, const char *v)
     case V_DURATION:
         return rd_duration_parse(v, &n) == 0 ? NULL : "a duration such as 90s, 5m, 1h or 35d";
     case V_WINDOW:
-        return strlen(v) == 11 && parse_hhmm(v, &a) && v[5] == '-' && parse_hhmm(v + 6, &b) &&
-               a != b ? NULL : "a window HH:MM-HH:MM in UTC";
+        return rd_window_parse(v, &a, &b) == 0 ? NULL : "a window HH:MM-HH:MM in UTC";
     case V_LIST:
         return *v && v[strlen(v) - 1] != ',' && *v != ',' ? NULL : "a comma-separated list";
     case V_URL:

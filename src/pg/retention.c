@@ -23,25 +23,15 @@
 
 /* ------------------------------------------------------------ schedule -- */
 
-static int window_minutes(const char *w, int *start, int *end)
-{
-    int h1, m1, h2, m2;
-    if (!w || sscanf(w, "%2d:%2d-%2d:%2d", &h1, &m1, &h2, &m2) != 4)
-        return rd_fail(RD_ECONFIG, "preferred backup window '%s' is not HH:MM-HH:MM",
-                       w ? w : "");
-    *start = h1 * 60 + m1;
-    *end = h2 * 60 + m2;
-    return 0;
-}
-
 int pgc_backup_due(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
                    bool *due)
 {
     *due = false;
     int start = 0, end = 0;
-    int rc = window_minutes(c->preferred_backup_window, &start, &end);
-    if (rc < 0)
-        return rc;
+    if (rd_window_parse(c->preferred_backup_window, &start, &end) != 0)
+        return rd_fail(RD_ECONFIG, "preferred backup window '%s' of DB cluster %s is not "
+                       "HH:MM-HH:MM", c->preferred_backup_window ? c->preferred_backup_window
+                                                                 : "", c->id);
     int64_t day = now - now % 86400, minute = (now % 86400) / 60;
     bool inside = start < end ? minute >= start && minute < end
                               : minute >= start || minute < end;   /* wraps midnight */
@@ -53,7 +43,7 @@ int pgc_backup_due(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, 
         opened -= 86400;
     pgc_snapshot *list = NULL;
     size_t n = 0;
-    rc = pgc_snapshot_list(cfg, cat, c->id, NULL, &list, &n);
+    int rc = pgc_snapshot_list(cfg, cat, c->id, NULL, &list, &n);
     bool taken = false;
     for (size_t i = 0; rc == 0 && i < n; i++)
         taken = taken || (strcmp(list[i].kind, "automated") == 0 && list[i].start_time >= opened);
