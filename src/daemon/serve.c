@@ -20,10 +20,11 @@
 #include "pg/pg.h"
 
 static void backup_cluster(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
-                           int64_t now, daemon_pass_report *report)
+                           const pgc_snapshot *list, size_t n, int64_t now,
+                           daemon_pass_report *report)
 {
     bool due = false;
-    if (pgc_backup_due(cfg, cat, c, now, &due) < 0) {
+    if (pgc_backup_due(c, list, n, now, &due) < 0) {
         RD_WARN("DB cluster %s: cannot tell whether a backup is due: %s", c->id, rd_error());
         return;
     }
@@ -59,9 +60,20 @@ int daemon_pass(const rd_config *cfg, daemon_pass_report *report)
         if (strcmp(c->status, "available") != 0)
             continue;
         report->clusters++;
-        backup_cluster(cfg, cat, c, now, report);
+        /* One listing serves both: a backup taken now is newer than the window
+         * start, so retention decides the same without it. */
+        pgc_snapshot *snaps = NULL;
+        size_t n_snaps = 0;
+        if (pgc_snapshot_list(cfg, cat, c->id, NULL, &snaps, &n_snaps) < 0) {
+            RD_ERROR("cannot list the backups of DB cluster %s: %s", c->id, rd_error());
+            pgc_event(cat, c->id, "failure", "cannot list backups: %s", rd_error());
+            continue;
+        }
+        backup_cluster(cfg, cat, c, snaps, n_snaps, now, report);
         pgc_retention_stats rs;
-        if (pgc_retention_apply(cfg, cat, c, now, &rs) < 0) {
+        int rrc = pgc_retention_apply(cfg, cat, c, snaps, n_snaps, now, &rs);
+        pgc_snapshot_list_free(snaps, n_snaps);
+        if (rrc < 0) {
             RD_ERROR("retention of DB cluster %s failed: %s", c->id, rd_error());
             pgc_event(cat, c->id, "failure", "retention failed: %s", rd_error());
             continue;

@@ -274,9 +274,10 @@ int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *
 /* ------------------------------------------- schedule and retention -- */
 
 /* True when now lies in the cluster's preferred backup window (UTC,
- * "HH:MM-HH:MM", may wrap midnight) and no automated backup has started in
- * this occurrence of the window. */
-int pgc_backup_due(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
+ * "HH:MM-HH:MM", may wrap midnight) and none of its snapshots list[0..n) (as
+ * pgc_snapshot_list gives them) is an automated backup started in this
+ * occurrence of the window. */
+int pgc_backup_due(const pgc_cluster *c, const pgc_snapshot *list, size_t n, int64_t now,
                    bool *due);
 
 typedef struct pgc_retention_stats {
@@ -288,8 +289,10 @@ typedef struct pgc_retention_stats {
  * automated backups older than the newest backup that is at or before the
  * start of the window (now - retention) are forgotten, and WAL that neither
  * a kept backup nor the window needs is removed; manual snapshots stay. So
- * every second of the window stays restorable. Then prunes the repository. */
-int pgc_retention_apply(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
+ * every second of the window stays restorable. Then prunes the repository.
+ * list[0..n) are the cluster's snapshots as pgc_snapshot_list gives them. */
+int pgc_retention_apply(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                        const pgc_snapshot *list, size_t n, int64_t now,
                         pgc_retention_stats *stats);
 
 /* A point-in-time restore into a new cluster (restore-db-cluster-to-point-

@@ -23,7 +23,7 @@
 
 /* ------------------------------------------------------------ schedule -- */
 
-int pgc_backup_due(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
+int pgc_backup_due(const pgc_cluster *c, const pgc_snapshot *list, size_t n, int64_t now,
                    bool *due)
 {
     *due = false;
@@ -41,15 +41,11 @@ int pgc_backup_due(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, 
     int64_t opened = day + (int64_t)start * 60;
     if (opened > now)
         opened -= 86400;
-    pgc_snapshot *list = NULL;
-    size_t n = 0;
-    int rc = pgc_snapshot_list(cfg, cat, c->id, NULL, &list, &n);
     bool taken = false;
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; i < n; i++)
         taken = taken || (strcmp(list[i].kind, "automated") == 0 && list[i].start_time >= opened);
-    pgc_snapshot_list_free(list, n);
-    *due = rc == 0 && !taken;
-    return rc;
+    *due = !taken;
+    return 0;
 }
 
 /* ----------------------------------------------------------- retention -- */
@@ -171,13 +167,12 @@ static int apply_in_repo(const rd_config *cfg, rd_catalog *cat, const pgc_cluste
     return rc;
 }
 
-int pgc_retention_apply(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c, int64_t now,
+int pgc_retention_apply(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
+                        const pgc_snapshot *list, size_t n, int64_t now,
                         pgc_retention_stats *stats)
 {
     memset(stats, 0, sizeof *stats);
-    pgc_snapshot *list = NULL;
-    size_t n = 0;
-    int rc = pgc_snapshot_list(cfg, cat, c->id, NULL, &list, &n);
+    int rc = 0;
     int64_t w_start = now - (int64_t)c->backup_retention_period * 86400;
     for (size_t r = 0; rc == 0 && r < c->n_repos; r++) {
         /* this repository's backups, still oldest first */
@@ -189,6 +184,5 @@ int pgc_retention_apply(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
         rc = apply_in_repo(cfg, cat, c, c->repos[r], mine, m, w_start, stats);
         free(mine);   /* the entries belong to list */
     }
-    pgc_snapshot_list_free(list, n);
     return rc;
 }
