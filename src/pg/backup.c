@@ -399,18 +399,9 @@ int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *
     pgc_snapshot_list_free(list, n);
     /* WAL archived after the newest backup extends the window: every commit
      * in a segment happened before the segment was archived. */
-    sqlite3_stmt *st = NULL;
-    if (rc == 0 && cat && sqlite3_prepare_v2(rd_catalog_db(cat), "SELECT max(pushed_us) FROM "
-                                             "wal_archive WHERE cluster_id = ?", -1, &st,
-                                             NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            int64_t pushed = sqlite3_column_int64(st, 0) / 1000000;
-            if (pushed > *latest)
-                *latest = pushed;
-        }
-    }
-    sqlite3_finalize(st);
+    int64_t pushed = 0;
+    if (rc == 0 && cat && pgc_wal_last_pushed(cat, cluster, &pushed) == 0 && pushed > *latest)
+        *latest = pushed;
     return rc;
 }
 

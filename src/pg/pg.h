@@ -187,6 +187,9 @@ int pgc_wal_segment_next(const char *file, uint32_t n, char *out);
 int pgc_wal_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
                   size_t *n);
 void pgc_wal_repos_free(char **repos, size_t n);
+/* When the newest WAL file of the cluster was archived (seconds, rounded
+ * down; 0 when none is recorded in the catalog). */
+int pgc_wal_last_pushed(rd_catalog *cat, const char *cluster, int64_t *seconds);
 
 /* archive_command: stores the file at path under wal/ID/NAME in every one of
  * repos (in parallel) and succeeds only when it is durable in all of them.

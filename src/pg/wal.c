@@ -342,6 +342,23 @@ static void push_run(struct push_job *jobs, size_t n, void *(*fn)(void *), bool 
     free(threads);
 }
 
+int pgc_wal_last_pushed(rd_catalog *cat, const char *cluster, int64_t *seconds)
+{
+    sqlite3 *db = rd_catalog_db(cat);
+    sqlite3_stmt *st;
+    *seconds = 0;
+    if (sqlite3_prepare_v2(db, "SELECT max(pushed_us) FROM wal_archive WHERE cluster_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return rd_fail(RD_EIO, "catalog: %s", sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0
+             : rd_fail(RD_EIO, "catalog: %s", sqlite3_errmsg(db));
+    if (rc == 0 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *seconds = sqlite3_column_int64(st, 0) / 1000000;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int record_push(rd_catalog *cat, const char *cluster, const char *name, size_t size)
 {
     sqlite3 *db = rd_catalog_db(cat);
