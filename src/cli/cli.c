@@ -28,6 +28,13 @@ int cli_config(cli_ctx *ctx, const rd_config **out)
     return 0;
 }
 
+int cli_become_run_as(cli_ctx *ctx)
+{
+    const rd_config *cfg;
+    int rc = cli_config(ctx, &cfg);
+    return rc < 0 ? rc : pgc_become_run_as(cfg);
+}
+
 int cli_usage(const char *group, const char *cmd, const char *fmt, ...)
 {
     char msg[512];
@@ -162,10 +169,7 @@ int cli_group_run(cli_ctx *ctx, const cli_group *g, int argc, char **argv)
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
                 return cli_help(g->name, c->name);
         if (g->as_run_as_user) {
-            const rd_config *cfg;
-            int rc = cli_config(ctx, &cfg);
-            if (rc == 0)
-                rc = pgc_become_run_as(cfg);
+            int rc = cli_become_run_as(ctx);
             if (rc < 0)
                 return rc;
         }

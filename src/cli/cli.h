@@ -38,6 +38,9 @@ extern const cli_group cli_repo_group;
 extern const cli_group cli_db_group;
 extern const cli_group cli_wal_group;
 
+/* For PostgreSQL work: loads the configuration and, when running as root,
+ * becomes its run-as user for good (pgc_become_run_as). */
+int cli_become_run_as(cli_ctx *ctx);
 /* Loads the configuration once; -RD_ECONFIG when it is missing or invalid. */
 int cli_config(cli_ctx *ctx, const rd_config **out);
 /* Returns -RD_EUSAGE with "radiant GROUP CMD: message; see 'radiant help GROUP CMD'". */

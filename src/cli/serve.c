@@ -8,7 +8,6 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "daemon/daemon.h"
-#include "pg/pg.h"
 
 int cli_serve(cli_ctx *ctx, int argc, char **argv)
 {
@@ -38,9 +37,9 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv)
     if (optind < argc)
         return rd_fail(RD_EUSAGE, "radiant serve: unexpected argument '%s'", argv[optind]);
     const rd_config *cfg;
-    int rc = cli_config(ctx, &cfg);
+    int rc = cli_become_run_as(ctx);
     if (rc == 0)
-        rc = pgc_become_run_as(cfg);
+        rc = cli_config(ctx, &cfg);
     if (rc < 0)
         return rc;
     if (!once)
