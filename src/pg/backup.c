@@ -27,10 +27,13 @@
 
 /* ------------------------------------------------------ cluster repos -- */
 
-static void strv_push(char ***v, size_t *n, const char *s)
+/* Every [repo NAME] of the configuration, in file order. */
+static void all_repos(const rd_config *cfg, char ***repos, size_t *n)
 {
-    *v = rd_realloc(*v, (*n + 1) * sizeof **v);
-    (*v)[(*n)++] = rd_strdup(s);
+    size_t count = rd_config_count(cfg, "repo");
+    *repos = rd_calloc(count ? count : 1, sizeof **repos);
+    for (*n = 0; *n < count; (*n)++)
+        (*repos)[*n] = rd_strdup(rd_config_section_name(rd_config_at(cfg, "repo", *n)));
 }
 
 int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, char ***repos,
@@ -45,9 +48,7 @@ int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster
     if (known)
         return pgc_wal_repos(cfg, cat, cluster, repos, n);
     /* A cluster deleted since: its backups and WAL are wherever they are. */
-    size_t count = rd_config_count(cfg, "repo");
-    for (size_t i = 0; i < count; i++)
-        strv_push(repos, n, rd_config_section_name(rd_config_at(cfg, "repo", i)));
+    all_repos(cfg, repos, n);
     if (*n == 0)
         return rd_fail(RD_ECONFIG, "no [repo NAME] section in %s: DB cluster %s has nowhere to "
                        "keep its backups", rd_config_path(cfg), cluster);
@@ -339,12 +340,10 @@ int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster
     char **repos = NULL;
     size_t n_repos = 0;
     int rc = 0;
-    if (cluster) {
+    if (cluster)
         rc = pgc_cluster_repos(cfg, cat, cluster, &repos, &n_repos);
-    } else {
-        for (size_t i = 0; i < rd_config_count(cfg, "repo"); i++)
-            strv_push(&repos, &n_repos, rd_config_section_name(rd_config_at(cfg, "repo", i)));
-    }
+    else
+        all_repos(cfg, &repos, &n_repos);
     for (size_t i = 0; rc == 0 && i < n_repos; i++)
         rc = list_repo(cfg, repos[i], cluster, snapshot_id, out, n);
     pgc_wal_repos_free(repos, n_repos);

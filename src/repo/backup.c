@@ -271,9 +271,7 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
     in->kind = rd_strdup(opts && opts->kind ? opts->kind : "manual");
     in->source = rd_strdup(opts && opts->source ? opts->source : "");
     char host[256];
-    if (gethostname(host, sizeof host) != 0)
-        snprintf(host, sizeof host, "unknown");
-    host[sizeof host - 1] = '\0';
+    repo_host_name(host, sizeof host);
     in->hostname = rd_strdup(host);
     repo_chunker_init(&b->chunker, r->chunk_min, r->chunk_avg, r->chunk_max);
     b->buf_cap = 4 * (size_t)r->chunk_max;

@@ -212,6 +212,8 @@ typedef struct repo_keyfile {
 int repo_keyfile_parse(const uint8_t *text, size_t len, repo_keyfile *out);
 
 int repo_index_ensure(repo *r);
+/* This machine's name (for locks and backup listings), "unknown" if none. */
+void repo_host_name(char *out, size_t len);
 /* Lists the object names under dir (relative to it), sorted. */
 int repo_list_sorted(repo *r, const char *dir, char ***out, size_t *n);
 /* Lists backup ids (the names under snapshots/), sorted. */

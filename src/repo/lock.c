@@ -51,7 +51,7 @@ static unsigned long long proc_start_ticks(long pid)
     return start;
 }
 
-static void host_name(char *out, size_t len)
+void repo_host_name(char *out, size_t len)
 {
     if (gethostname(out, len) != 0)
         snprintf(out, len, "unknown");
@@ -61,7 +61,7 @@ static void host_name(char *out, size_t len)
 static char *lock_document(bool exclusive)
 {
     char host[256], when[32];
-    host_name(host, sizeof host);
+    repo_host_name(host, sizeof host);
     rd_time_format(rd_clock_now(), when, sizeof when);
     json_t *doc = json_pack("{s:s,s:I,s:I,s:s,s:I,s:b}", "hostname", host, "pid",
                             (json_int_t)getpid(), "start_ticks",
@@ -111,7 +111,7 @@ static int lock_read(repo *r, const char *path, struct lock_info *li)
 static bool lock_is_dead(const struct lock_info *li)
 {
     char host[256];
-    host_name(host, sizeof host);
+    repo_host_name(host, sizeof host);
     if (strcmp(host, li->host) != 0)
         return rd_clock_now() - li->time_unix > REFRESH_STALE;
     if (li->pid <= 0 || (kill((pid_t)li->pid, 0) != 0 && errno == ESRCH))
