@@ -120,7 +120,7 @@ void cli_print_overview(void)
         for (const cli_command *c = groups[i]->commands; c->name; c++)
             printf("    %-20s %s\n", c->name, c->summary);
     }
-    printf("  serve    the scheduler: automated backups in each cluster's window, retention\n");
+    printf("  serve    WAL streaming, automated backups in each cluster's window, retention\n");
     printf("  help     help COMMAND [SUBCOMMAND] shows the options of a command\n");
 }
 
@@ -132,7 +132,10 @@ int cli_help(const char *group, const char *cmd)
                "Every interval (default 60 s): one automated backup a day of each available\n"
                "DB cluster inside its preferred backup window, then retention (automated\n"
                "backups and WAL older than the window need are removed).\n"
-               "  --once  run one pass and exit (for cron and tests)\n");
+               "Continuously: a WAL receiver per available DB cluster (replication slot\n"
+               "'radiant'), so that LatestRestorableTime trails the last commit by under a\n"
+               "second.\n"
+               "  --once  run one pass and exit (for cron and tests; no streaming)\n");
         return 0;
     }
     const cli_group *g = find_group(group);

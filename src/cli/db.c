@@ -41,7 +41,7 @@ struct db_args {
     bool use_latest;
     int port, retention;
     int window_start, window_end;     /* parsed --preferred-backup-window */
-    int deletion_protection, storage_encrypted;
+    int deletion_protection, storage_encrypted, synchronous;
     bool apply_immediately, skip_final_snapshot;
     int64_t timeout_s, duration_min;
     const char *positional;
@@ -51,7 +51,7 @@ enum { OPT_ID = 256, OPT_PORT, OPT_RETENTION, OPT_WINDOW, OPT_PROTECT, OPT_NO_PR
        OPT_ENCRYPTED, OPT_NO_ENCRYPTED, OPT_REPOS, OPT_DATA_DIR, OPT_SOCKET_DIR, OPT_APPLY,
        OPT_SKIP_FINAL, OPT_FINAL, OPT_TIMEOUT, OPT_SOURCE_ID, OPT_SOURCE_TYPE, OPT_DURATION,
        OPT_SNAPSHOT_ID, OPT_SNAPSHOT, OPT_SOURCE_CLUSTER, OPT_RESTORE_TIME, OPT_LATEST,
-       OPT_SNAPSHOT_TYPE };
+       OPT_SNAPSHOT_TYPE, OPT_SYNC, OPT_NO_SYNC };
 
 static const struct option all_options[] = {
     { "db-cluster-identifier", required_argument, NULL, OPT_ID },
@@ -78,6 +78,8 @@ static const struct option all_options[] = {
     { "restore-to-time", required_argument, NULL, OPT_RESTORE_TIME },
     { "use-latest-restorable-time", no_argument, NULL, OPT_LATEST },
     { "snapshot-type", required_argument, NULL, OPT_SNAPSHOT_TYPE },
+    { "synchronous-wal-streaming", no_argument, NULL, OPT_SYNC },
+    { "no-synchronous-wal-streaming", no_argument, NULL, OPT_NO_SYNC },
     { NULL, 0, NULL, 0 },
 };
 
@@ -98,7 +100,7 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
                       bool positional, struct db_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->deletion_protection = a->storage_encrypted = -1;
+    a->deletion_protection = a->storage_encrypted = a->synchronous = -1;
     optind = 1;
     opterr = 0;
     char padded[512];
@@ -151,6 +153,13 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
                                  "--no-storage-encrypted once");
             a->storage_encrypted = c == OPT_ENCRYPTED;
             break;
+        case OPT_SYNC:
+        case OPT_NO_SYNC:
+            if (a->synchronous >= 0)
+                return cli_usage("db", cmd, "give --synchronous-wal-streaming or "
+                                 "--no-synchronous-wal-streaming once");
+            a->synchronous = c == OPT_SYNC;
+            break;
         case OPT_REPOS: a->repos = optarg; break;
         case OPT_DATA_DIR: a->data_dir = optarg; break;
         case OPT_SOCKET_DIR: a->socket_dir = optarg; break;
@@ -198,6 +207,17 @@ static int require_id(const char *cmd, const struct db_args *a)
 }
 
 /* ------------------------------------------------------------- helpers -- */
+
+/* A manual snapshot, with a progress line on a terminal. */
+static int snapshot_with_progress(cli_ctx *ctx, const rd_config *cfg, rd_catalog *cat,
+                                  const pgc_cluster *c, const char *snapshot_id)
+{
+    repo_progress progress = { 0 };
+    cli_progress *shown = cli_progress_start(ctx, "snapshot", &progress, NULL, 0);
+    int rc = pgc_snapshot_create(cfg, cat, c, snapshot_id, "manual", &progress);
+    cli_progress_stop(shown);
+    return rc;
+}
 
 static int open_catalog(cli_ctx *ctx, const rd_config **cfg, rd_catalog **cat)
 {
@@ -291,6 +311,8 @@ static int settings_resolve(const rd_config *cfg, const char *cmd, const struct 
     c->preferred_backup_window = rd_strdup(window);
     c->deletion_protection = a->deletion_protection >= 0 ? a->deletion_protection == 1
                            : sec ? rd_config_get_bool(sec, "deletion-protection", false) : false;
+    c->synchronous_streaming = a->synchronous >= 0 ? a->synchronous == 1
+        : sec ? rd_config_get_bool(sec, "synchronous-wal-streaming", false) : false;
     const char *data_dir = a->data_dir ? a->data_dir : sec ? rd_config_get(sec, "data-dir") : NULL;
     if (data_dir)
         c->data_dir = rd_strdup(data_dir);
@@ -456,6 +478,7 @@ static json_t *cluster_json(const pgc_cluster *c, const struct cluster_view *v)
     json_object_set_new(o, "PreferredBackupWindow", json_string(c->preferred_backup_window));
     json_object_set_new(o, "DeletionProtection", json_boolean(c->deletion_protection));
     json_object_set_new(o, "StorageEncrypted", json_boolean(c->storage_encrypted));
+    json_object_set_new(o, "SynchronousWalStreaming", json_boolean(c->synchronous_streaming));
     json_object_set_new(o, "ClusterCreateTime", json_string(created));
     json_object_set_new(o, "Repos", repos);
     if (c->restored_from)
@@ -598,9 +621,9 @@ static int cluster_build(cli_ctx *ctx, const rd_config *cfg, rd_catalog *cat, pg
     snprintf(port, sizeof port, "%d", c->port);
     const char *names[] = { "listen_addresses", "port", "unix_socket_directories", "wal_level",
                             "archive_mode", "archive_command", "archive_timeout",
-                            "max_wal_senders" };
+                            "max_wal_senders", "synchronous_standby_names" };
     const char *values[] = { "127.0.0.1", port, c->socket_dir, "replica", "on", archive, "60",
-                             "10" };
+                             "10", c->synchronous_streaming ? "radiant" : NULL };
     rc = pgc_auto_conf_set(cfg, c->data_dir, names, values, sizeof names / sizeof names[0]);
     if (rc == 0)
         check_run_as_access(cfg, config, self);
@@ -647,7 +670,8 @@ static int cmd_create(cli_ctx *ctx, int argc, char **argv)
     int rc = parse_args("create-db-cluster", argc, argv,
                         "db-cluster-identifier port backup-retention-period "
                         "preferred-backup-window deletion-protection no-deletion-protection "
-                        "storage-encrypted no-storage-encrypted repos data-dir", false, &a);
+                        "storage-encrypted no-storage-encrypted repos data-dir synchronous-wal-streaming "
+                        "no-synchronous-wal-streaming", false, &a);
     if (rc == 0)
         rc = require_id("create-db-cluster", &a);
     if (rc == 0)
@@ -707,6 +731,31 @@ out:
     free(dir);
     pgc_cluster_free(c);
     rd_catalog_close(cat);
+    return rc;
+}
+
+/* synchronous_standby_names = 'radiant' (the application_name of radiant
+ * serve's receiver) while the option is on: every commit then waits until
+ * the receiver has its WAL durable (synchronous_commit = on, the default),
+ * so a commit acknowledged to a client is never lost -- and commits wait
+ * while radiant serve is down. Reset when off. Applied at once: ALTER SYSTEM
+ * and a reload on a running server, its settings file otherwise. */
+static int synchronous_apply(const rd_config *cfg, const pgc_cluster *c)
+{
+    const char *value = c->synchronous_streaming ? "radiant" : NULL;
+    if (!pgc_reachable(c)) {
+        const char *names[] = { "synchronous_standby_names" };
+        return pgc_auto_conf_set(cfg, c->data_dir, names, &value, 1);
+    }
+    PGconn *conn = NULL;
+    char *ignored = NULL;
+    int rc = pgc_connect(c, &conn);
+    if (rc == 0)
+        rc = pgc_alter_system(conn, "synchronous_standby_names", value);
+    if (rc == 0)
+        rc = pgc_query_value(conn, "SELECT pg_reload_conf()", &ignored);
+    free(ignored);
+    PQfinish(conn);
     return rc;
 }
 
@@ -778,7 +827,8 @@ static int cmd_register(cli_ctx *ctx, int argc, char **argv)
     int rc = parse_args("register-db-cluster", argc, argv,
                         "db-cluster-identifier data-dir port socket-dir backup-retention-period "
                         "preferred-backup-window deletion-protection no-deletion-protection "
-                        "storage-encrypted no-storage-encrypted repos", false, &a);
+                        "storage-encrypted no-storage-encrypted repos synchronous-wal-streaming "
+                        "no-synchronous-wal-streaming", false, &a);
     if (rc == 0)
         rc = require_id("register-db-cluster", &a);
     if (rc == 0)
@@ -827,6 +877,8 @@ static int cmd_register(cli_ctx *ctx, int argc, char **argv)
     c->managed = false;
     bool restart = false;
     rc = register_archiving(ctx, c, c->data_dir, &restart);
+    if (rc == 0 && c->synchronous_streaming)
+        rc = synchronous_apply(cfg, c);
     if (rc == 0)
         rc = pgc_cluster_save(cat, c);
     if (rc < 0)
@@ -989,12 +1041,15 @@ static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
     const char *cmd = "modify-db-cluster";
     int rc = parse_args(cmd, argc, argv, "db-cluster-identifier backup-retention-period "
                         "preferred-backup-window deletion-protection no-deletion-protection port "
-                        "apply-immediately", false, &a);
+                        "apply-immediately synchronous-wal-streaming no-synchronous-wal-streaming",
+                        false, &a);
     if (rc == 0)
         rc = require_id(cmd, &a);
-    if (rc == 0 && !a.retention && !a.window && a.deletion_protection < 0 && !a.port)
+    if (rc == 0 && !a.retention && !a.window && a.deletion_protection < 0 && !a.port &&
+        a.synchronous < 0)
         rc = cli_usage("db", cmd, "nothing to change; give --backup-retention-period, "
-                       "--preferred-backup-window, --[no-]deletion-protection or --port");
+                       "--preferred-backup-window, --[no-]deletion-protection, "
+                       "--[no-]synchronous-wal-streaming or --port");
     if (rc == 0)
         rc = open_catalog(ctx, &cfg, &cat);
     if (rc == 0)
@@ -1037,8 +1092,15 @@ static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
                  c->deletion_protection ? "on" : "off");
         rd_buf_append(&changes, part, strlen(part));
     }
+    if (a.synchronous >= 0 && (a.synchronous == 1) != c->synchronous_streaming) {
+        c->synchronous_streaming = a.synchronous == 1;
+        rc = synchronous_apply(cfg, c);
+        snprintf(part, sizeof part, "; synchronous WAL streaming %s",
+                 c->synchronous_streaming ? "on" : "off");
+        rd_buf_append(&changes, part, strlen(part));
+    }
     bool pending = false;
-    if (a.port && a.port != c->port) {
+    if (rc == 0 && a.port && a.port != c->port) {
         if (!c->managed) {
             rc = cli_usage("db", cmd, "DB cluster %s was registered, not created by radiant; "
                            "change its port in its own configuration, then register it again",
@@ -1147,7 +1209,7 @@ static int cmd_delete(cli_ctx *ctx, int argc, char **argv)
         if (c->managed && !pgc_reachable(c))
             rc = pgc_start(cfg, cat, c);
         if (rc == 0)
-            rc = pgc_snapshot_create(cfg, cat, c, a.final_snapshot, "manual");
+            rc = snapshot_with_progress(ctx, cfg, cat, c, a.final_snapshot);
         if (rc < 0) {
             rc = rd_fail_wrap(rc, "final snapshot %s of DB cluster %s failed; nothing was "
                               "deleted", a.final_snapshot, c->id);
@@ -1200,6 +1262,8 @@ static int cmd_delete(cli_ctx *ctx, int argc, char **argv)
      * prefetched for this one. */
     if (rc == 0)
         rc = pgc_wal_spool_remove(cfg, c->id);
+    if (rc == 0)
+        rc = pgc_stream_remove(cfg, cat, c->id);
     if (rc == 0)
         rc = pgc_cluster_remove(cat, c->id);
     if (rc < 0) {
@@ -1354,6 +1418,8 @@ out:
     "  --[no-]deletion-protection         refuse delete-db-cluster while on (default off)\n" \
     "  --[no-]storage-encrypted           require every repository to be encrypted\n" \
     "  --repos A,B                        [repo NAME]s for backups and WAL (default: all)\n" \
+    "  --[no-]synchronous-wal-streaming   commits wait until radiant serve holds their WAL\n" \
+    "                                     (no acknowledged commit lost; default off)\n" \
     "Values not given come from [cluster ID] in the configuration, else the defaults."
 
 /* ---------------------------------------------------- snapshots, restores -- */
@@ -1437,7 +1503,7 @@ static int cmd_snapshot_create(cli_ctx *ctx, int argc, char **argv)
         rc = rd_fail(RD_ENET, "DB cluster %s is not running; start it with start-db-cluster "
                      "first", a.id);
     if (rc == 0)
-        rc = pgc_snapshot_create(cfg, cat, c, a.snapshot_id, "manual");
+        rc = snapshot_with_progress(ctx, cfg, cat, c, a.snapshot_id);
     if (rc == 0)
         rc = pgc_snapshot_list(cfg, cat, a.id, a.snapshot_id, &list, &n);
     if (rc == 0)

@@ -1,5 +1,6 @@
-/* radiant serve: runs the scheduler (automated backups in each cluster's
- * preferred window, retention) until stopped; --once runs one pass. */
+/* radiant serve: runs the WAL receivers and the scheduler (automated backups
+ * in each cluster's preferred window, retention) until stopped; --once runs
+ * one pass of the scheduler. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -54,6 +54,16 @@ static const char *const migrations[] = {
     "  pushed_us INTEGER NOT NULL,"
     "  size INTEGER NOT NULL,"
     "  PRIMARY KEY (cluster_id, name));",
+    /* 3: WAL streaming (src/pg/stream.c) and its synchronous option. */
+    "ALTER TABLE clusters ADD COLUMN synchronous_streaming INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE wal_stream ("
+    "  cluster_id TEXT PRIMARY KEY,"
+    "  system_id TEXT NOT NULL,"
+    "  timeline INTEGER NOT NULL,"
+    "  first_lsn INTEGER NOT NULL,"
+    "  flush_lsn INTEGER NOT NULL,"
+    "  caught_up_us INTEGER NOT NULL,"
+    "  updated_us INTEGER NOT NULL);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql)

@@ -71,6 +71,7 @@ static const struct key_spec cluster_keys[] = {
     { "backup-retention-period", V_INT, 1, 3650, NULL },
     { "preferred-backup-window", V_WINDOW, 0, 0, NULL },
     { "deletion-protection", V_BOOL, 0, 0, NULL },
+    { "synchronous-wal-streaming", V_BOOL, 0, 0, NULL },
     { "storage-encrypted", V_BOOL, 0, 0, NULL },
     { NULL, 0, 0, 0, NULL },
 };

@@ -1,6 +1,7 @@
-/* radiant serve: everything continuous (DESIGN.md section 2). For now the
- * scheduler of PostgreSQL clusters: one automated backup a day inside each
- * cluster's preferred backup window, and the retention sweep. Prefix daemon_. */
+/* radiant serve: everything continuous (DESIGN.md section 2). For now, for
+ * PostgreSQL clusters: a WAL receiver each, and the scheduler (one automated
+ * backup a day inside each cluster's preferred backup window, and the
+ * retention sweep). Prefix daemon_. */
 #ifndef RD_DAEMON_H
 #define RD_DAEMON_H
 
@@ -19,8 +20,9 @@ typedef struct daemon_pass_report {
  * cluster are logged and recorded as events; the pass goes on with the next. */
 int daemon_pass(const rd_config *cfg, daemon_pass_report *report);
 
-/* Runs passes every interval_s seconds until SIGTERM or SIGINT, then returns
- * 0 (a pass in progress is finished first). */
+/* Runs a WAL receiver per available cluster, and passes every interval_s
+ * seconds, until SIGTERM or SIGINT; then stops the receivers and returns 0
+ * (a pass in progress is finished first). */
 int daemon_serve(const rd_config *cfg, int interval_s);
 
 #endif

@@ -2,17 +2,25 @@
  * SIGINT ends. The signals are blocked and taken with sigtimedwait(), so
  * there is no handler and no global flag, and a pass is never cut short:
  *
- *   start --> pass --> wait(interval) --timeout--> pass ...
- *                          |
- *                       SIGTERM/SIGINT --> stop (return 0)
+ *   start --> sync receivers --> pass, when due --> wait(1 s) --timeout--+
+ *                 ^                                     |                 |
+ *                 +-------------------------------------)-----------------+
+ *                                                SIGTERM/SIGINT --> stop receivers,
+ *                                                                   return 0
+ *
+ * Receivers (WAL streaming, src/pg/stream.c) are threads that follow the
+ * catalog: one per available cluster, started and stopped within a second of
+ * a change of status.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/catalog.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -36,7 +44,7 @@ static void backup_cluster(const rd_config *cfg, rd_catalog *cat, const pgc_clus
     gmtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%d-%H-%M", &tm);
     snprintf(name, sizeof name, "rds:%s-%s", c->id, stamp);
-    if (pgc_snapshot_create(cfg, cat, c, name, "automated") < 0) {
+    if (pgc_snapshot_create(cfg, cat, c, name, "automated", NULL) < 0) {
         RD_ERROR("automated backup of DB cluster %s failed: %s", c->id, rd_error());
         report->backups_failed++;
         return;
@@ -86,6 +94,66 @@ int daemon_pass(const rd_config *cfg, daemon_pass_report *report)
     return rc;
 }
 
+/* The WAL receivers, one per available cluster (src/pg/stream.c). */
+struct receivers {
+    pgc_stream **list;
+    size_t n;
+};
+
+static bool cluster_available(pgc_cluster **list, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i]->id, id) == 0)
+            return strcmp(list[i]->status, "available") == 0;
+    return false;
+}
+
+/* Stops the receivers of clusters that are no longer available (stopped,
+ * deleted) and starts one for each available cluster that has none. */
+static void receivers_sync(const rd_config *cfg, rd_catalog *cat, struct receivers *r)
+{
+    pgc_cluster **list = NULL;
+    size_t n = 0;
+    if (pgc_cluster_list(cat, &list, &n) < 0) {
+        RD_ERROR("cannot list the DB clusters: %s", rd_error());
+        return;
+    }
+    for (size_t i = 0; i < r->n;) {
+        if (cluster_available(list, n, pgc_stream_cluster(r->list[i]))) {
+            i++;
+            continue;
+        }
+        RD_INFO("DB cluster %s is not available: WAL streaming stopped",
+                pgc_stream_cluster(r->list[i]));
+        pgc_stream_stop(r->list[i]);
+        r->list[i] = r->list[--r->n];
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool running = false;
+        for (size_t j = 0; j < r->n && !running; j++)
+            running = strcmp(pgc_stream_cluster(r->list[j]), list[i]->id) == 0;
+        if (running || strcmp(list[i]->status, "available") != 0)
+            continue;
+        pgc_stream *s = NULL;
+        if (pgc_stream_start(cfg, list[i], &s) < 0) {
+            RD_ERROR("cannot start WAL streaming of DB cluster %s: %s", list[i]->id, rd_error());
+            continue;
+        }
+        r->list = rd_realloc(r->list, (r->n + 1) * sizeof *r->list);
+        r->list[r->n++] = s;
+    }
+    pgc_cluster_list_free(list, n);
+}
+
+static void receivers_stop(struct receivers *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        pgc_stream_stop(r->list[i]);
+    free(r->list);
+    r->list = NULL;
+    r->n = 0;
+}
+
 int daemon_serve(const rd_config *cfg, int interval_s)
 {
     sigset_t stop;
@@ -94,18 +162,35 @@ int daemon_serve(const rd_config *cfg, int interval_s)
     sigaddset(&stop, SIGINT);
     if (sigprocmask(SIG_BLOCK, &stop, NULL) != 0)
         return rd_fail_errno(RD_EINTERNAL, "cannot block SIGTERM and SIGINT");
-    RD_INFO("radiant serve: a pass every %d s; SIGTERM or SIGINT stops it", interval_s);
+    rd_catalog *cat = NULL;
+    int rc = pgc_catalog_open(cfg, &cat);
+    if (rc < 0)
+        return rc;
+    RD_INFO("radiant serve: a pass every %d s, WAL streaming of every available DB cluster; "
+            "SIGTERM or SIGINT stops it", interval_s);
+    struct receivers receivers = { NULL, 0 };
+    int64_t next_pass = rd_mono_ns();
     for (;;) {
-        daemon_pass_report report;
-        if (daemon_pass(cfg, &report) < 0)
-            RD_ERROR("serve pass failed: %s", rd_error());
-        struct timespec wait = { interval_s, 0 };
+        receivers_sync(cfg, cat, &receivers);
+        if (rd_mono_ns() >= next_pass) {
+            daemon_pass_report report;
+            if (daemon_pass(cfg, &report) < 0)
+                RD_ERROR("serve pass failed: %s", rd_error());
+            next_pass = rd_mono_ns() + (int64_t)interval_s * 1000000000;
+        }
+        /* Receivers follow clusters within a second of a change. */
+        struct timespec wait = { 1, 0 };
         int sig = sigtimedwait(&stop, NULL, &wait);
         if (sig == SIGTERM || sig == SIGINT) {
             RD_INFO("radiant serve: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            return 0;
+            break;
         }
-        if (sig < 0 && errno != EAGAIN && errno != EINTR)
-            return rd_fail_errno(RD_EINTERNAL, "waiting for the next pass failed");
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            rc = rd_fail_errno(RD_EINTERNAL, "waiting for the next pass failed");
+            break;
+        }
     }
+    receivers_stop(&receivers);
+    rd_catalog_close(cat);
+    return rc;
 }

@@ -149,7 +149,7 @@ static int snapshot_exists(const rd_config *cfg, rd_catalog *cat, const char *sn
 }
 
 int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
-                        const char *snapshot_id, const char *kind)
+                        const char *snapshot_id, const char *kind, repo_progress *progress)
 {
     /* Automated snapshots are named as RDS names them: rds:ID-YYYY-MM-DD-HH-MM. */
     const char *name = snapshot_id;
@@ -180,6 +180,14 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
     if (rc == 0)
         rc = query_value(conn, "SELECT timeline_id::text FROM pg_control_checkpoint()", NULL,
                          &timeline);
+    char *size = NULL;
+    /* The databases' size, once per repository: near enough to the data
+     * directory's for an ETA. */
+    if (rc == 0 && progress &&
+        query_value(conn, "SELECT sum(pg_database_size(oid))::bigint::text FROM pg_database",
+                    NULL, &size) == 0 && size)
+        progress->total = strtoull(size, NULL, 10) * (c->n_repos ? c->n_repos : 1);
+    free(size);
     for (size_t i = 0; rc == 0 && i < c->n_repos; i++) {
         struct repo_run *run = &runs[n_runs++];
         rc = repo_open(cfg, c->repos[i], &run->r);
@@ -187,7 +195,8 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
             rc = repo_lock(run->r, false);
         if (rc == 0)
             rc = repo_manifest_load_parent(run->r, source, kind, &run->parent);
-        repo_backup_options opts = { .label = snapshot_id, .kind = kind, .source = source };
+        repo_backup_options opts = { .label = snapshot_id, .kind = kind, .source = source,
+                                     .progress = progress };
         if (rc == 0)
             rc = repo_backup_begin(run->r, &opts, &run->b);
         repo_dir_options dopts = { .filter = pg_filter, .parent = run->parent };
@@ -391,16 +400,23 @@ int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *
     if (rc == 0 && n == 0)
         rc = rd_fail(RD_ENOENT, "DB cluster %s has no backup yet, so nothing is restorable; "
                      "create one with create-db-cluster-snapshot", cluster);
+    unsigned hi = 0, lo = 0;
     if (rc == 0) {
         *earliest = list[0].stop_time;
         *latest = list[n - 1].stop_time;
+        if (!list[n - 1].start_lsn || sscanf(list[n - 1].start_lsn, "%X/%X", &hi, &lo) != 2)
+            hi = lo = 0;
     }
     pgc_snapshot_list_free(list, n);
     /* WAL archived after the newest backup extends the window: every commit
-     * in a segment happened before the segment was archived. */
-    int64_t pushed = 0;
+     * in a segment happened before the segment was archived. So does WAL
+     * streamed without a hole after it (src/pg/stream.c, invariant 2). */
+    int64_t pushed = 0, streamed = 0;
     if (rc == 0 && cat && pgc_wal_last_pushed(cat, cluster, &pushed) == 0 && pushed > *latest)
         *latest = pushed;
+    if (rc == 0 && cat && pgc_stream_latest(cat, cluster, (uint64_t)hi << 32 | lo,
+                                            &streamed) == 0 && streamed > *latest)
+        *latest = streamed;
     return rc;
 }
 

@@ -20,7 +20,7 @@
 
 #define CLUSTER_COLUMNS "id, port, data_dir, socket_dir, repos, backup_retention_period, " \
                         "preferred_backup_window, deletion_protection, storage_encrypted, " \
-                        "status, created_us, managed, restored_from"
+                        "status, created_us, managed, restored_from, synchronous_streaming"
 
 void pgc_cluster_free(pgc_cluster *c)
 {
@@ -73,6 +73,7 @@ static pgc_cluster *cluster_from_row(sqlite3_stmt *st)
     c->created_us = sqlite3_column_int64(st, 10);
     c->managed = sqlite3_column_int(st, 11) != 0;
     c->restored_from = column_text(st, 12);
+    c->synchronous_streaming = sqlite3_column_int(st, 13) != 0;
     return c;
 }
 
@@ -141,7 +142,7 @@ int pgc_cluster_save(rd_catalog *cat, const pgc_cluster *c)
 {
     sqlite3_stmt *st;
     int rc = prepare(cat, "INSERT OR REPLACE INTO clusters(" CLUSTER_COLUMNS ") "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
     if (rc < 0)
         return rc;
     rd_buf repos = RD_BUF_INIT;
@@ -168,6 +169,7 @@ int pgc_cluster_save(rd_catalog *cat, const pgc_cluster *c)
         sqlite3_bind_text(st, 13, c->restored_from, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 13);
+    sqlite3_bind_int(st, 14, c->synchronous_streaming);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = rd_fail(RD_EIO, "catalog: cannot save DB cluster %s: %s", c->id,
                      sqlite3_errmsg(rd_catalog_db(cat)));

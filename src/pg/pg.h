@@ -13,6 +13,8 @@
  *   objects/wal/ID/SEGMENT           every archived WAL segment and history file
  *   snapshots/BACKUPID               base backups, kind "manual" or "automated",
  *                                    meta pg.* (see PGC_META_*)
+ * and, on this machine, what `radiant serve` streamed but PostgreSQL has not
+ * archived yet: STATE/stream/ID/ (see pgc_stream_start).
  */
 #ifndef RD_PG_H
 #define RD_PG_H
@@ -43,6 +45,7 @@ typedef struct pgc_cluster {
     int64_t created_us;
     bool managed;                    /* created by radiant (false: registered) */
     char *restored_from;             /* "SRC@TIME" or "snapshot NAME"; NULL */
+    bool synchronous_streaming;      /* commits wait for radiant's receiver */
 } pgc_cluster;
 
 void pgc_cluster_free(pgc_cluster *c);
@@ -220,6 +223,36 @@ int pgc_wal_fetch(const rd_config *cfg, rd_catalog *cat, const char *cluster, co
  * cluster under the same identifier never sees its segments). */
 int pgc_wal_spool_remove(const rd_config *cfg, const char *cluster);
 
+/* ------------------------------------------------------- WAL streaming -- */
+
+/* The receiver `radiant serve` runs per available cluster (src/pg/stream.c):
+ * a physical replication connection on the slot "radiant" (application_name
+ * "radiant", the name synchronous_standby_names uses), writing WAL durably
+ * to STATE/stream/ID/ before reporting it flushed, and recording in the
+ * catalog (table wal_stream) the server time up to which it holds every
+ * byte. It reconnects by itself after failures. */
+typedef struct pgc_stream pgc_stream;
+
+/* Starts the receiver thread of cluster c; cfg must outlive it. */
+int pgc_stream_start(const rd_config *cfg, const pgc_cluster *c, pgc_stream **out);
+/* Stops the thread (within about 200 ms), flushing what it received. NULL ok. */
+void pgc_stream_stop(pgc_stream *s);
+const char *pgc_stream_cluster(const pgc_stream *s);
+/* STATE/stream/ID. Caller frees. */
+char *pgc_stream_dir(const rd_config *cfg, const char *cluster);
+/* Writes segment `file` as streamed (a partial one padded with zeros to
+ * 16 MiB) to dest atomically; -RD_ENOENT when it was not streamed. */
+int pgc_stream_fetch(const rd_config *cfg, const char *cluster, const char *file,
+                     const char *dest);
+/* The server time (seconds) up to which the stream holds every commit, when
+ * it continues the archive without a hole (or starts at or before
+ * backup_start_lsn); 0 otherwise. */
+int pgc_stream_latest(rd_catalog *cat, const char *cluster, uint64_t backup_start_lsn,
+                      int64_t *seconds);
+/* Forgets the stream of a cluster (directory and catalog row), when it is
+ * deleted: a new cluster under the same identifier starts afresh. */
+int pgc_stream_remove(const rd_config *cfg, rd_catalog *cat, const char *cluster);
+
 /* -------------------------------------------------- backups and restores -- */
 
 /* The [repo NAME]s that hold a cluster's backups and WAL: pgc_wal_repos()
@@ -244,9 +277,10 @@ typedef struct pgc_snapshot {
 
 /* Takes an online base backup (pg_backup_start/pg_backup_stop, the data
  * directory walked into every repository of the cluster, backup_label added)
- * named snapshot_id, kind "manual" or "automated". */
+ * named snapshot_id, kind "manual" or "automated". progress (optional) counts
+ * the bytes read, its total the databases' size times the repositories. */
 int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
-                        const char *snapshot_id, const char *kind);
+                        const char *snapshot_id, const char *kind, repo_progress *progress);
 /* Snapshots of cluster (NULL: all) named snapshot_id (NULL: all), oldest
  * first; one entry per repository holding it. */
 int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster,

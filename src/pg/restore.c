@@ -107,13 +107,17 @@ static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
     const char *names[] = { "listen_addresses", "port", "unix_socket_directories",
                             "archive_mode", "archive_command", "restore_command",
                             "recovery_target_action", "recovery_target_timeline",
+                            "synchronous_standby_names",
                             "recovery_target", "recovery_target_time" };
+    /* The source's synchronous_standby_names would make the new cluster's
+     * commits wait for a receiver it has not asked for. */
     const char *values[] = { "127.0.0.1", port, c->socket_dir, "on", archive, restore,
-                             "promote", "latest", NULL, NULL };
-    for (size_t i = 8; i < 10; i++)
+                             "promote", "latest", NULL, NULL, NULL };
+    size_t n = sizeof names / sizeof names[0];
+    for (size_t i = n - 2; i < n; i++)
         if (target_name && strcmp(names[i], target_name) == 0)
             values[i] = target_value;
-    int rc = pgc_auto_conf_set(cfg, c->data_dir, names, values, 10);
+    int rc = pgc_auto_conf_set(cfg, c->data_dir, names, values, n);
     char *signal = rd_path_join(c->data_dir, "recovery.signal");
     if (rc == 0)
         rc = rd_fs_write_atomic(signal, "", 0, 0600);

@@ -925,6 +925,14 @@ int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *r
         source_init(&src, cfg, repos, n_repos);
         rc = source_get(&src, cluster, file, &data);
         source_clear(&src);
+        /* Not archived (yet): what `radiant serve` streamed, up to the last
+         * byte the server had sent. */
+        if (rc == -RD_ENOENT && segment && pgc_stream_fetch(cfg, cluster, file, dest) == 0) {
+            RD_INFO("WAL %s of DB cluster %s from the stream", file, cluster);
+            rd_buf_free(&data);
+            free(spool);
+            return 0;
+        }
         if (rc == 0 && (segment || strstr(file, ".partial")) &&
             data.len != PGC_WAL_SEGMENT_SIZE)
             rc = rd_fail(RD_ECORRUPT, "WAL %s of DB cluster %s in the repository is %zu bytes, "
