@@ -315,10 +315,11 @@ static int assemble(os3_store *st, const char *upload_id, const chosen_part *par
     return rc;
 }
 
-int os3_mpu_complete(os3_store *st, const char *bucket, const char *key, const char *upload_id,
-                     const os3_part_ref *parts, size_t n_parts, os3_put_result *result)
+/* result is filled only at the end: callers may pass ETags that live in it. */
+static int mpu_complete(os3_store *st, const char *bucket, const char *key,
+                        const char *upload_id, const os3_part_ref *parts, size_t n_parts,
+                        os3_put_result *result)
 {
-    memset(result, 0, sizeof *result);
     if (n_parts == 0)
         return rd_fail(OS3_MALFORMED_XML, "%s/%s upload %s: completing needs at least one part",
                        bucket, key, upload_id);
@@ -411,6 +412,15 @@ int os3_mpu_complete(os3_store *st, const char *bucket, const char *key, const c
         free(chosen[i].file);
     free(chosen);
     os3__meta_clear(&meta);
+    return rc;
+}
+
+int os3_mpu_complete(os3_store *st, const char *bucket, const char *key, const char *upload_id,
+                     const os3_part_ref *parts, size_t n_parts, os3_put_result *result)
+{
+    os3_put_result local = { 0 };
+    int rc = mpu_complete(st, bucket, key, upload_id, parts, n_parts, &local);
+    *result = local;
     return rc;
 }
 

@@ -548,9 +548,16 @@ int os3_object_head(os3_store *st, const char *bucket, const char *key,
  * Deleting
  * ====================================================================== */
 
-int os3_object_delete(os3_store *st, const char *bucket, const char *key, const char *version_id,
+int os3_object_delete(os3_store *st, const char *bucket, const char *key, const char *vid_in,
                       os3_delete_result *out)
 {
+    /* Copied first: callers naturally pass out->version_id back in. */
+    char vid_buf[OS3_VERSION_ID_MAX];
+    const char *version_id = NULL;
+    if (vid_in) {
+        snprintf(vid_buf, sizeof vid_buf, "%s", vid_in);
+        version_id = vid_buf;
+    }
     memset(out, 0, sizeof *out);
     int rc = os3__key_check(bucket, key);
     if (rc < 0)
