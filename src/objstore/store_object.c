@@ -145,18 +145,11 @@ int os3__version_add(os3_store *st, const os3__newver *nv, enum os3_versioning v
     *replaced_blob = NULL;
     int64_t seq = os3__next_seq(st);
     int64_t now = rd_clock_now_us();
-    int rc = 0;
-    if (vs == OS3_VERSIONING_ENABLED) {
-        rc = os3__version_id_new(seq, vid_out);
-    } else {
-        /* Unversioned or Suspended: the write is the "null" version and
-         * replaces the previous null version wherever it is in the stack;
-         * other versions stay. */
-        snprintf(vid_out, OS3_VERSION_ID_MAX, "%s", OS3_NULL_VERSION);
-        bool found;
-        rc = os3__version_remove(st, nv->bucket, nv->key, OS3_NULL_VERSION, &found, NULL,
-                                 replaced_blob);
-    }
+    int rc = vs == OS3_VERSIONING_ENABLED ? os3__version_id_new(seq, vid_out) : 0;
+    /* The current version is retired before the null version is removed:
+     * removing a current null version first would promote its predecessor
+     * and the retirement would then restart that version's noncurrent
+     * clock, which lifecycle rules count from. */
     sqlite3_stmt *s;
     if (rc == 0)
         rc = os3__prepare(st, "UPDATE versions SET noncurrent_us = ? WHERE bucket = ? "
@@ -166,6 +159,15 @@ int os3__version_add(os3_store *st, const os3__newver *nv, enum os3_versioning v
         sqlite3_bind_text(s, 2, nv->bucket, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 3, nv->key, -1, SQLITE_STATIC);
         rc = step_done(st, s, "retiring the current version");
+    }
+    if (rc == 0 && vs != OS3_VERSIONING_ENABLED) {
+        /* Unversioned or Suspended: the write is the "null" version and
+         * replaces the previous null version wherever it is in the stack;
+         * other versions stay. */
+        snprintf(vid_out, OS3_VERSION_ID_MAX, "%s", OS3_NULL_VERSION);
+        bool found;
+        rc = os3__version_remove(st, nv->bucket, nv->key, OS3_NULL_VERSION, &found, NULL,
+                                 replaced_blob);
     }
     if (rc == 0)
         rc = os3__prepare(st, "INSERT INTO versions(bucket, key, version_id, seq, is_marker, "

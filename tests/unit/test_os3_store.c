@@ -1151,6 +1151,36 @@ static void test_lifecycle_newer_and_expiration(void **state)
     assert_int_equal(count_versions(st, "plain", "tmp/z"), 0);
 }
 
+/* Replacing a current null version (Suspended) must not restart the
+ * noncurrent clock of the version below it. */
+static void test_lifecycle_suspended_keeps_noncurrent_time(void **state)
+{
+    fixture *f = *state;
+    os3_store *st = f->st;
+    assert_int_equal(os3_bucket_create(st, "susp-bucket"), 0);
+    assert_int_equal(os3_bucket_versioning_set(st, "susp-bucket", OS3_VERSIONING_ENABLED), 0);
+    char v1[OS3_VERSION_ID_MAX];
+    put_str(st, "susp-bucket", "k", "v1", v1);
+    assert_int_equal(os3_bucket_versioning_set(st, "susp-bucket", OS3_VERSIONING_SUSPENDED), 0);
+    put_str(st, "susp-bucket", "k", "null-a", NULL);          /* v1 noncurrent from day 0 */
+    rd_clock_set_offset(DAYS(50));
+    put_str(st, "susp-bucket", "k", "null-b", NULL);          /* replaces null-a */
+    os3_delete_result dr;
+    rd_clock_set_offset(DAYS(60));
+    assert_int_equal(os3_object_delete(st, "susp-bucket", "k", NULL, &dr), 0);   /* null marker */
+    assert_string_equal(dr.version_id, "null");
+    os3_lifecycle_rule rule = { .id = "nc", .enabled = true, .noncurrent_days = 90 };
+    os3_lifecycle lc = { &rule, 1 };
+    assert_int_equal(os3_lifecycle_put(st, "susp-bucket", &lc), 0);
+    os3_sweep_stats ss;
+    rd_clock_set_offset(DAYS(91));
+    assert_int_equal(os3_lifecycle_sweep(st, rd_clock_now(), &ss), 0);
+    assert_int_equal(ss.noncurrent_removed, 1);
+    char *got;
+    assert_int_equal(get_str(st, "susp-bucket", "k", v1, NULL, &got), -OS3_NO_SUCH_VERSION);
+    assert_int_equal(count_versions(st, "susp-bucket", "k"), 1);   /* the null marker */
+}
+
 static void test_lifecycle_abort_uploads(void **state)
 {
     fixture *f = *state;
@@ -1303,6 +1333,98 @@ static void test_crash_during_put(void **state)
     reopen(f);   /* and a clean store reopens with nothing to do */
 }
 
+/* SIGKILL at arbitrary moments of a stream of PUTs and deletes: the child
+ * reports each acknowledged write through a pipe, the parent kills it after
+ * a few, reopens, and checks the durability contract: everything
+ * acknowledged is listed with its data, everything listed has intact data
+ * (ETag = MD5 of what is read back), and recovery leaves no unnamed blob. */
+static void child_writer(const char *dir, int round, int out)
+{
+    os3_store *st;
+    if (os3_store_open(dir, &st) < 0)
+        _exit(1);
+    for (int i = 0;; i++) {
+        char key[32], body[64];
+        snprintf(key, sizeof key, "r%d-k%03d", round, i % 7);
+        snprintf(body, sizeof body, "%s:%d:%0*d", key, i, 8 + i % 20, i);
+        os3_put_result res;
+        int rc = put_chunked(st, "crash-bucket", key, body, strlen(body), 4, NULL, &res);
+        if (rc == 0 && i % 5 == 4) {
+            os3_delete_result dr;
+            rc = os3_object_delete(st, "crash-bucket", key, NULL, &dr);
+        }
+        if (rc < 0)
+            _exit(2);
+        uint32_t n = (uint32_t)i;
+        if (write(out, &n, sizeof n) != sizeof n)
+            _exit(3);
+    }
+}
+
+static void test_kill9_anywhere(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(os3_bucket_create(f->st, "crash-bucket"), 0);
+    assert_int_equal(os3_bucket_versioning_set(f->st, "crash-bucket", OS3_VERSIONING_ENABLED), 0);
+    os3_store_close(f->st);
+    f->st = NULL;
+    for (int round = 0; round < 6; round++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            child_writer(f->store_dir, round, fds[1]);
+        }
+        close(fds[1]);
+        uint32_t acked = 0, n;
+        for (int i = 0; i < 8 + round * 3 && read(fds[0], &n, sizeof n) == sizeof n; i++)
+            acked = n + 1;
+        kill(pid, SIGKILL);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(fds[0]);
+        assert_true(acked >= 8);
+
+        assert_int_equal(os3_store_open(f->store_dir, &f->st), 0);
+        os3_recover_stats rs;
+        assert_int_equal(os3_store_recover(f->st, &rs), 0);   /* open already swept */
+        assert_int_equal(rs.tmp_removed + rs.blobs_removed + rs.missing_blobs, 0);
+        assert_int_equal(count_files(f->store_dir, "tmp"), 0);
+
+        os3_list_result r;
+        list_versions_all(f->st, "crash-bucket", &r);
+        size_t blobs = 0;
+        for (size_t i = 0; i < r.n_entries; i++) {
+            if (r.entries[i].is_delete_marker)
+                continue;
+            blobs++;
+            char *data;
+            assert_int_equal(get_str(f->st, "crash-bucket", r.entries[i].key,
+                                     r.entries[i].version_id, NULL, &data), 0);
+            char hex[33], quoted[OS3_ETAG_MAX];
+            md5_hex(data, strlen(data), hex);
+            snprintf(quoted, sizeof quoted, "\"%s\"", hex);
+            assert_string_equal(quoted, r.entries[i].etag);
+            assert_true(rd_str_starts_with(data, r.entries[i].key));
+            free(data);
+        }
+        /* every acknowledged write of this round is there (7 keys cycle) */
+        char key[32];
+        snprintf(key, sizeof key, "r%d-", round);
+        size_t round_versions = 0;
+        for (size_t i = 0; i < r.n_entries; i++)
+            round_versions += rd_str_starts_with(r.entries[i].key, key);
+        assert_true(round_versions >= acked + acked / 5);
+        os3_list_result_clear(&r);
+        assert_int_equal(count_files(f->store_dir, "blobs"), (int)blobs);
+        os3_store_close(f->st);
+        f->st = NULL;
+    }
+    assert_int_equal(os3_store_open(f->store_dir, &f->st), 0);
+}
+
 /* ======================================================================
  * Concurrency
  * ====================================================================== */
@@ -1409,9 +1531,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lifecycle_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_noncurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_newer_and_expiration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lifecycle_suspended_keeps_noncurrent_time, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_abort_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_during_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_anywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_uploads, setup, teardown),
     };
     return cmocka_run_group_tests_name("os3_store", tests, NULL, NULL);
