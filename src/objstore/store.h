@@ -94,7 +94,8 @@ typedef struct os3_recover_stats {
 /* Removes data that no metadata names, so a crash at any moment leaves no
  * garbage behind. Run by os3_store_open; callable again only while no other
  * operation is in flight (a PUT between its blob rename and its metadata
- * commit would lose its blob). stats may be NULL. */
+ * commit would lose its blob). It visits every blob and version, so its cost
+ * grows with the store. stats may be NULL. */
 int os3_store_recover(os3_store *st, os3_recover_stats *stats);
 
 /* ---- buckets --------------------------------------------------------------- */
@@ -259,7 +260,8 @@ int os3_object_copy(os3_store *st, const char *src_bucket, const char *src_key,
 /* ---- listings ---------------------------------------------------------------- */
 
 /* Keys are ordered by their bytes (UTF-8 binary order, as S3). max_keys is
- * capped at 1000; a negative value means 1000. */
+ * capped at 1000; a negative value means 1000; 0 returns no entries, with
+ * truncated set when there would have been some. */
 typedef struct os3_list_params {
     const char *prefix;         /* NULL or "" for all */
     const char *delimiter;      /* NULL or "" for none */
