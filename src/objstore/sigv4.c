@@ -184,7 +184,8 @@ int os3_sigv4_canonical_query(const char *raw_query, bool drop_signature, rd_buf
     int rc = query_each(raw_query, qlist_add, &l);
     if (rc == 0) {
         /* Sorted by encoded name, then value ("CanonicalQueryString"). */
-        qsort(l.items, l.n, sizeof *l.items, qparam_cmp);
+        if (l.n > 1)   /* qsort(NULL, 0, ...) is undefined behaviour */
+            qsort(l.items, l.n, sizeof *l.items, qparam_cmp);
         for (size_t i = 0; i < l.n; i++) {
             if (i > 0)
                 rd_buf_append_u8(out, '&');

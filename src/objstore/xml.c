@@ -505,7 +505,8 @@ static int rule_expiration(xmlNodePtr x, os3_lifecycle_rule *r, enum os3_error *
         rc = MALFORMED(err, "ExpiredObjectDeleteMarker must be true or false");
     } else if (date) {
         int64_t t;
-        if (rd_time_parse(date, &t) != 0)
+        /* Before 1970 is no lifecycle date, and -1 means "no Date". */
+        if (rd_time_parse(date, &t) != 0 || t < 0)
             rc = bad(err, OS3_INVALID_ARGUMENT, "Invalid date '%.40s' in Expiration", date);
         else if (t % 86400 != 0)
             rc = bad(err, OS3_INVALID_ARGUMENT, "'Date' must be at midnight GMT");

@@ -388,6 +388,9 @@ static void test_lifecycle_invalid(void **state)
                "<Date>2024-01-01T10:00:00Z</Date></Expiration>"), OS3_INVALID_ARGUMENT },
         { RULE("<Status>Enabled</Status><Filter/><Expiration>"
                "<Date>tomorrow</Date></Expiration>"), OS3_INVALID_ARGUMENT },
+        /* Found by fuzz_os3_xml: a date before 1970 was taken for "no date". */
+        { RULE("<Status>Enabled</Status><Filter/><Expiration>"
+               "<Date>1011-12-24T00:00:00.000Z</Date></Expiration>"), OS3_INVALID_ARGUMENT },
         { RULE("<Status>Enabled</Status><Filter/><Expiration><Days>1</Days>"
                "<ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"),
           OS3_INVALID_ARGUMENT },
