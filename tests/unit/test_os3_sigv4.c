@@ -355,7 +355,7 @@ static void test_header_canonicalisation(void **state)
     const char *lines[] = {
         "host:h:9000",
         "x-amz-content-sha256:UNSIGNED-PAYLOAD",
-        "x-amz-date:" DATE,
+        ("x-amz-date:" DATE),
         "x-amz-meta-a:one two,three",
     };
     /* Blanks trimmed and collapsed, repeated headers joined with ',', names

@@ -265,8 +265,8 @@ static void test_create_bucket(void **state)
     assert_int_equal(os3_xml_parse_create_bucket(x, strlen(x), &loc, &e), 0);
     assert_null(loc);
     const char *bad[] = {
-        "<CreateBucketConfiguration><LocationConstraint>a</LocationConstraint>"
-        "<LocationConstraint>b</LocationConstraint></CreateBucketConfiguration>",
+        ("<CreateBucketConfiguration><LocationConstraint>a</LocationConstraint>"
+         "<LocationConstraint>b</LocationConstraint></CreateBucketConfiguration>"),
         "<CreateBucketConfiguration><Region>a</Region></CreateBucketConfiguration>",
         "<CreateBucket/>",
         "not xml",
