@@ -27,4 +27,15 @@ void rd_time_format(int64_t seconds, char *out, size_t outlen);
 /* Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)"; -1 when invalid. */
 int rd_time_parse(const char *text, int64_t *seconds);
 
+/* Formats microseconds as ISO 8601 UTC with milliseconds, "2024-12-24T10:30:00.000Z",
+ * the form S3 uses in XML (LastModified, Initiated). outlen >= 25. */
+void rd_time_format_ms(int64_t us, char *out, size_t outlen);
+/* Formats seconds as an HTTP date (RFC 9110 IMF-fixdate, "Tue, 24 Dec 2024
+ * 10:30:00 GMT"), independent of the locale. outlen >= 30. */
+void rd_http_date_format(int64_t seconds, char *out, size_t outlen);
+/* Parses an HTTP date in any of the three forms RFC 9110 section 5.6.7 says a
+ * recipient must accept: IMF-fixdate, RFC 850 ("Tuesday, 24-Dec-24 10:30:00
+ * GMT") and asctime ("Tue Dec 24 10:30:00 2024"). -1 when invalid. */
+int rd_http_date_parse(const char *text, int64_t *seconds);
+
 #endif

@@ -100,21 +100,33 @@ static void hmac(const void *key, size_t keylen, const char *msg, uint8_t out[RD
     rd_hmac_sha256(key, keylen, msg, strlen(msg), out);
 }
 
-int s3_sigv4_sign(const char *method, const char *canonical_uri, const char *canonical_query,
-                  const char *const *headers, size_t n_headers, const char *payload_sha256_hex,
-                  const char *amz_date, const char *region, const char *service,
-                  const char *access_key_id, const char *secret_access_key,
-                  char *authorization, size_t authorization_len)
+void s3_sigv4_signing_key(const char *secret_access_key, const char *date8, const char *region,
+                          const char *service, uint8_t key[RD_SHA256_LEN])
 {
-    if (!amz_date || strlen(amz_date) != 16 || amz_date[8] != 'T' || amz_date[15] != 'Z')
-        return rd_fail(RD_EINTERNAL, "sigv4: bad x-amz-date '%s'", amz_date ? amz_date : "");
-    char date8[9];
-    memcpy(date8, amz_date, 8);
-    date8[8] = '\0';
+    /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
+     * "aws4_request"): the key depends only on the scope, so a verifier can
+     * keep it for the chunk signatures of a streaming upload. */
+    char *secret = rd_asprintf("AWS4%s", secret_access_key);
+    uint8_t k1[RD_SHA256_LEN], k2[RD_SHA256_LEN];
+    hmac(secret, strlen(secret), date8, k1);
+    hmac(k1, sizeof k1, region, k2);
+    hmac(k2, sizeof k2, service, k1);
+    hmac(k1, sizeof k1, "aws4_request", key);
+    explicit_bzero(secret, strlen(secret));
+    explicit_bzero(k1, sizeof k1);
+    explicit_bzero(k2, sizeof k2);
+    free(secret);
+}
 
-    rd_buf signed_headers = RD_BUF_INIT;
+int s3_sigv4_signature(const char *method, const char *canonical_uri, const char *canonical_query,
+                       const char *const *headers, size_t n_headers,
+                       const char *payload_sha256_hex, const char *amz_date, const char *scope,
+                       const uint8_t signing_key[RD_SHA256_LEN], rd_buf *signed_headers,
+                       char signature_hex[2 * RD_SHA256_LEN + 1])
+{
     rd_buf creq = RD_BUF_INIT;
     int rc = 0;
+    rd_buf_reset(signed_headers);
     for (size_t i = 0; i < n_headers; i++) {
         const char *colon = strchr(headers[i], ':');
         if (!colon) {
@@ -122,10 +134,11 @@ int s3_sigv4_sign(const char *method, const char *canonical_uri, const char *can
             goto out;
         }
         if (i > 0)
-            rd_buf_append_u8(&signed_headers, ';');
-        rd_buf_append(&signed_headers, headers[i], (size_t)(colon - headers[i]));
+            rd_buf_append_u8(signed_headers, ';');
+        rd_buf_append(signed_headers, headers[i], (size_t)(colon - headers[i]));
     }
-    rd_buf_append_u8(&signed_headers, '\0');
+    rd_buf_append_u8(signed_headers, '\0');
+    signed_headers->len--;     /* a C string; the NUL is not counted */
 
     /* CanonicalRequest: method, URI, query, headers (each "name:value\n"),
      * an empty line ending the headers, signed header names, payload hash. */
@@ -138,7 +151,7 @@ int s3_sigv4_sign(const char *method, const char *canonical_uri, const char *can
         rd_buf_append_u8(&creq, '\n');
     }
     rd_buf_append_u8(&creq, '\n');
-    rd_buf_append(&creq, signed_headers.data, signed_headers.len - 1);
+    rd_buf_append(&creq, signed_headers->data, signed_headers->len);
     rd_buf_append_u8(&creq, '\n');
     rd_buf_append(&creq, payload_sha256_hex, strlen(payload_sha256_hex));
 
@@ -147,35 +160,62 @@ int s3_sigv4_sign(const char *method, const char *canonical_uri, const char *can
     rd_sha256(creq.data, creq.len, digest);
     rd_hex_encode(digest, sizeof digest, creq_hex);
 
-    char *scope = rd_asprintf("%s/%s/%s/aws4_request", date8, region, service);
     char *sts = rd_asprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, creq_hex);
-
-    /* Signing key: HMAC chain over date, region, service, "aws4_request". */
-    char *secret = rd_asprintf("AWS4%s", secret_access_key);
-    uint8_t k1[RD_SHA256_LEN], k2[RD_SHA256_LEN];
-    hmac(secret, strlen(secret), date8, k1);
-    hmac(k1, sizeof k1, region, k2);
-    hmac(k2, sizeof k2, service, k1);
-    hmac(k1, sizeof k1, "aws4_request", k2);
-    hmac(k2, sizeof k2, sts, k1);
-    char sig_hex[2 * RD_SHA256_LEN + 1];
-    rd_hex_encode(k1, sizeof k1, sig_hex);
-
-    int n = snprintf(authorization, authorization_len,
-                     "AWS4-HMAC-SHA256 Credential=%s/%s,SignedHeaders=%s,Signature=%s",
-                     access_key_id, scope, (const char *)signed_headers.data, sig_hex);
-    if (n < 0 || (size_t)n >= authorization_len)
-        rc = rd_fail(RD_EINTERNAL, "sigv4: authorization buffer of %zu bytes is too small",
-                     authorization_len);
-
-    explicit_bzero(secret, strlen(secret));
-    explicit_bzero(k1, sizeof k1);
-    explicit_bzero(k2, sizeof k2);
-    free(secret);
+    hmac(signing_key, RD_SHA256_LEN, sts, digest);
+    rd_hex_encode(digest, sizeof digest, signature_hex);
     free(sts);
-    free(scope);
 out:
     rd_buf_free(&creq);
+    return rc;
+}
+
+void s3_sigv4_chunk_signature(const uint8_t signing_key[RD_SHA256_LEN], const char *amz_date,
+                              const char *scope, const char *previous_signature_hex,
+                              const uint8_t chunk_sha256[RD_SHA256_LEN],
+                              char signature_hex[2 * RD_SHA256_LEN + 1])
+{
+    char chunk_hex[2 * RD_SHA256_LEN + 1];
+    rd_hex_encode(chunk_sha256, RD_SHA256_LEN, chunk_hex);
+    /* "Signature Calculations for the Authorization Header: Transferring
+     * Payload in Multiple Chunks": the middle hash is that of the empty string. */
+    char *sts = rd_asprintf("AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s", amz_date, scope,
+                            previous_signature_hex, EMPTY_SHA256, chunk_hex);
+    uint8_t mac[RD_SHA256_LEN];
+    hmac(signing_key, RD_SHA256_LEN, sts, mac);
+    rd_hex_encode(mac, sizeof mac, signature_hex);
+    free(sts);
+}
+
+int s3_sigv4_sign(const char *method, const char *canonical_uri, const char *canonical_query,
+                  const char *const *headers, size_t n_headers, const char *payload_sha256_hex,
+                  const char *amz_date, const char *region, const char *service,
+                  const char *access_key_id, const char *secret_access_key,
+                  char *authorization, size_t authorization_len)
+{
+    if (!amz_date || strlen(amz_date) != 16 || amz_date[8] != 'T' || amz_date[15] != 'Z')
+        return rd_fail(RD_EINTERNAL, "sigv4: bad x-amz-date '%s'", amz_date ? amz_date : "");
+    char date8[9];
+    memcpy(date8, amz_date, 8);
+    date8[8] = '\0';
+
+    char *scope = rd_asprintf("%s/%s/%s/aws4_request", date8, region, service);
+    uint8_t key[RD_SHA256_LEN];
+    s3_sigv4_signing_key(secret_access_key, date8, region, service, key);
+    rd_buf signed_headers = RD_BUF_INIT;
+    char sig_hex[2 * RD_SHA256_LEN + 1];
+    int rc = s3_sigv4_signature(method, canonical_uri, canonical_query, headers, n_headers,
+                                payload_sha256_hex, amz_date, scope, key, &signed_headers,
+                                sig_hex);
+    explicit_bzero(key, sizeof key);
+    if (rc == 0) {
+        int n = snprintf(authorization, authorization_len,
+                         "AWS4-HMAC-SHA256 Credential=%s/%s,SignedHeaders=%s,Signature=%s",
+                         access_key_id, scope, (const char *)signed_headers.data, sig_hex);
+        if (n < 0 || (size_t)n >= authorization_len)
+            rc = rd_fail(RD_EINTERNAL, "sigv4: authorization buffer of %zu bytes is too small",
+                         authorization_len);
+    }
+    free(scope);
     rd_buf_free(&signed_headers);
     return rc;
 }

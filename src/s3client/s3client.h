@@ -47,6 +47,27 @@ int s3_sigv4_sign(const char *method, const char *canonical_uri, const char *can
                   const char *amz_date, const char *region, const char *service,
                   const char *access_key_id, const char *secret_access_key,
                   char *authorization, size_t authorization_len);
+/* The pieces of s3_sigv4_sign, shared with the object store's verifier
+ * (src/objstore/sigv4.c) so that signing and verifying are one computation. */
+/* Derives the signing key of the scope date8/region/service/aws4_request. */
+void s3_sigv4_signing_key(const char *secret_access_key, const char *date8, const char *region,
+                          const char *service, uint8_t key[32]);
+/* Computes the hex signature of a request: builds the canonical request from
+ * its parts (headers as for s3_sigv4_sign, in the order given), the string to
+ * sign with amz_date and scope ("20130524/us-east-1/s3/aws4_request"), and
+ * signs it with signing_key. signed_headers receives "host;range;..." (reset
+ * first, NUL-terminated). Fails only on a header without ':'. */
+int s3_sigv4_signature(const char *method, const char *canonical_uri, const char *canonical_query,
+                       const char *const *headers, size_t n_headers,
+                       const char *payload_sha256_hex, const char *amz_date, const char *scope,
+                       const uint8_t signing_key[32], rd_buf *signed_headers,
+                       char signature_hex[65]);
+/* Signature of one chunk of an aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)
+ * body, chained on the previous chunk's signature (the seed signature of the
+ * request for the first chunk). */
+void s3_sigv4_chunk_signature(const uint8_t signing_key[32], const char *amz_date,
+                              const char *scope, const char *previous_signature_hex,
+                              const uint8_t chunk_sha256[32], char signature_hex[65]);
 /* RFC 3986 encoding as SigV4 wants it; '/' kept when keep_slash. */
 void s3_uri_encode(const char *in, bool keep_slash, rd_buf *out);
 

@@ -207,6 +207,61 @@ static void test_time_parse_invalid(void **state)
     }
 }
 
+static void test_time_format_ms(void **state)
+{
+    (void)state;
+    char buf[32];
+    rd_time_format_ms(1735036200LL * 1000000 + 123456, buf, sizeof buf);
+    assert_string_equal(buf, "2024-12-24T10:30:00.123Z");
+    rd_time_format_ms(1735036200LL * 1000000, buf, sizeof buf);
+    assert_string_equal(buf, "2024-12-24T10:30:00.000Z");
+    rd_time_format_ms(-1000, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    int64_t t;
+    assert_int_equal(rd_time_parse("2024-12-24T10:30:00.000Z", &t), 0);
+    assert_int_equal(t, 1735036200);
+}
+
+static void test_http_date(void **state)
+{
+    (void)state;
+    char buf[40];
+    rd_http_date_format(1735036200, buf, sizeof buf);
+    assert_string_equal(buf, "Tue, 24 Dec 2024 10:30:00 GMT");
+    rd_http_date_format(784111777, buf, sizeof buf);
+    assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
+    int64_t t = 0;
+    assert_int_equal(rd_http_date_parse("Tue, 24 Dec 2024 10:30:00 GMT", &t), 0);
+    assert_int_equal(t, 1735036200);
+    /* The three forms of RFC 9110 section 5.6.7. */
+    assert_int_equal(rd_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(rd_http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(rd_http_date_parse("Sun Nov  6 08:49:37 1994", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(rd_http_date_parse("Thu, 29 Feb 2024 00:00:00 GMT", &t), 0);
+    const char *bad[] = {
+        "", "Tue", "Tue, 24 Dec 2024 10:30:00", "Tue, 24 Dec 2024 10:30:00 UTC",
+        "Tue, 24 Foo 2024 10:30:00 GMT", "Tue, 32 Dec 2024 10:30:00 GMT",
+        "Thu, 29 Feb 2023 00:00:00 GMT", "Tue, 24 Dec 2024 24:30:00 GMT",
+        "Tue, 24 Dec 2024 10:30:00 GMT ", "Tue,24 Dec 2024 10:30:00 GMT",
+        "2024-12-24T10:30:00Z", "Xyz, 24 Dec 2024 10:30:00 GMT",
+        "Tuesday, 24-Dec-2024 10:30:00 GMT", "Sun Nov  6 08:49:37 94",
+        "Sun Nov 123 08:49:37 1994",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (rd_http_date_parse(bad[i], &t) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+    assert_int_equal(rd_http_date_parse(NULL, &t), -1);
+    /* Round trip over a range of times. */
+    for (int64_t s = 0; s < 4102444800LL; s += 86400 * 37 + 3601) {
+        rd_http_date_format(s, buf, sizeof buf);
+        assert_int_equal(rd_http_date_parse(buf, &t), 0);
+        assert_int_equal(t, s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +276,8 @@ int main(void)
         cmocka_unit_test(test_time_parse_fraction_truncates),
         cmocka_unit_test(test_time_parse_round_trips_format),
         cmocka_unit_test(test_time_parse_invalid),
+        cmocka_unit_test(test_time_format_ms),
+        cmocka_unit_test(test_http_date),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
