@@ -28,7 +28,6 @@
 #include "core/log.h"
 
 #define DAY 86400
-#define OS3_LIFECYCLE_RULES_MAX 1000
 
 /* ======================================================================
  * Configuration
@@ -43,10 +42,10 @@ static bool rule_has_action(const os3_lifecycle_rule *r)
 static int rules_check(const char *bucket, const os3_lifecycle *lc)
 {
     if (!lc || lc->n_rules == 0)
-        return rd_fail(OS3_MALFORMED_XML, "bucket %s: a lifecycle configuration needs a rule",
+        return rd_fail(OS3_RC_MALFORMED_XML, "bucket %s: a lifecycle configuration needs a rule",
                        bucket);
     if (lc->n_rules > OS3_LIFECYCLE_RULES_MAX)
-        return rd_fail(OS3_INVALID_ARGUMENT, "bucket %s: at most %d lifecycle rules", bucket,
+        return rd_fail(OS3_RC_INVALID_ARGUMENT, "bucket %s: at most %d lifecycle rules", bucket,
                        OS3_LIFECYCLE_RULES_MAX);
     for (size_t i = 0; i < lc->n_rules; i++) {
         const os3_lifecycle_rule *r = &lc->rules[i];
@@ -70,7 +69,7 @@ static int rules_check(const char *bucket, const os3_lifecycle *lc)
             if (lc->rules[j].id && strcmp(lc->rules[j].id, id) == 0)
                 why = "has the ID of another rule";
         if (why)
-            return rd_fail(OS3_INVALID_ARGUMENT, "bucket %s: lifecycle rule %zu \"%s\" %s",
+            return rd_fail(OS3_RC_INVALID_ARGUMENT, "bucket %s: lifecycle rule %zu \"%s\" %s",
                            bucket, i + 1, id, why);
     }
     return 0;
@@ -176,7 +175,7 @@ int os3_lifecycle_get(os3_store *st, const char *bucket, os3_lifecycle *out)
         rc = rules_load(st, bucket, out);
     os3__unlock(st);
     if (rc == 0 && out->n_rules == 0)
-        rc = rd_fail(OS3_NO_SUCH_LIFECYCLE, "bucket %s has no lifecycle configuration", bucket);
+        rc = rd_fail(OS3_RC_NO_SUCH_LIFECYCLE, "bucket %s has no lifecycle configuration", bucket);
     return rc;
 }
 
@@ -451,7 +450,7 @@ static int sweep_uploads(os3_store *st, const char *bucket, const os3_lifecycle_
             int arc = os3_mpu_abort(st, bucket, keys[i], ids[i]);
             if (arc == 0)
                 stats->uploads_aborted++;
-            else if (arc != -OS3_NO_SUCH_UPLOAD)   /* completed or aborted meanwhile */
+            else if (arc != -OS3_RC_NO_SUCH_UPLOAD)   /* completed or aborted meanwhile */
                 rc = arc;
         }
         free(ids[i]);
@@ -482,7 +481,7 @@ int os3_lifecycle_sweep(os3_store *st, int64_t now, os3_sweep_stats *stats)
     for (size_t b = 0; b < nb; b++) {
         os3_lifecycle lc = { 0 };
         int brc = rc == 0 ? os3_lifecycle_get(st, buckets[b], &lc) : 0;
-        if (brc == -OS3_NO_SUCH_LIFECYCLE || brc == -OS3_NO_SUCH_BUCKET)
+        if (brc == -OS3_RC_NO_SUCH_LIFECYCLE || brc == -OS3_RC_NO_SUCH_BUCKET)
             brc = 0;   /* removed since the list was read */
         for (size_t i = 0; brc == 0 && i < lc.n_rules; i++) {
             const os3_lifecycle_rule *r = &lc.rules[i];

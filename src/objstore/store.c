@@ -101,42 +101,12 @@ static const char *const migrations[] = {
  * Errors
  * ====================================================================== */
 
-const char *os3_err_s3(int rc, int *http_status)
+enum os3_error os3_rc_error(int rc)
 {
-    static const struct { const char *code; int status; } map[OS3_ERR_END - OS3_ERR_FIRST] = {
-        [OS3_NO_SUCH_BUCKET - OS3_ERR_FIRST] = { "NoSuchBucket", 404 },
-        [OS3_NO_SUCH_KEY - OS3_ERR_FIRST] = { "NoSuchKey", 404 },
-        [OS3_NO_SUCH_VERSION - OS3_ERR_FIRST] = { "NoSuchVersion", 404 },
-        [OS3_NO_SUCH_UPLOAD - OS3_ERR_FIRST] = { "NoSuchUpload", 404 },
-        [OS3_NO_SUCH_LIFECYCLE - OS3_ERR_FIRST] = { "NoSuchLifecycleConfiguration", 404 },
-        [OS3_BUCKET_EXISTS - OS3_ERR_FIRST] = { "BucketAlreadyOwnedByYou", 409 },
-        [OS3_BUCKET_NOT_EMPTY - OS3_ERR_FIRST] = { "BucketNotEmpty", 409 },
-        [OS3_INVALID_BUCKET_NAME - OS3_ERR_FIRST] = { "InvalidBucketName", 400 },
-        [OS3_KEY_TOO_LONG - OS3_ERR_FIRST] = { "KeyTooLongError", 400 },
-        [OS3_INVALID_ARGUMENT - OS3_ERR_FIRST] = { "InvalidArgument", 400 },
-        [OS3_INVALID_REQUEST - OS3_ERR_FIRST] = { "InvalidRequest", 400 },
-        [OS3_MALFORMED_XML - OS3_ERR_FIRST] = { "MalformedXML", 400 },
-        [OS3_INVALID_PART - OS3_ERR_FIRST] = { "InvalidPart", 400 },
-        [OS3_INVALID_PART_ORDER - OS3_ERR_FIRST] = { "InvalidPartOrder", 400 },
-        [OS3_ENTITY_TOO_SMALL - OS3_ERR_FIRST] = { "EntityTooSmall", 400 },
-        [OS3_ENTITY_TOO_LARGE - OS3_ERR_FIRST] = { "EntityTooLarge", 400 },
-        [OS3_BAD_DIGEST - OS3_ERR_FIRST] = { "BadDigest", 400 },
-        [OS3_INVALID_RANGE - OS3_ERR_FIRST] = { "InvalidRange", 416 },
-        [OS3_METHOD_NOT_ALLOWED - OS3_ERR_FIRST] = { "MethodNotAllowed", 405 },
-    };
-    int code = -rc;
-    int status = 500;
-    const char *name = "InternalError";
-    if (rc == 0) {
-        status = 200;
-        name = "";
-    } else if (code >= OS3_ERR_FIRST && code < OS3_ERR_END && map[code - OS3_ERR_FIRST].code) {
-        status = map[code - OS3_ERR_FIRST].status;
-        name = map[code - OS3_ERR_FIRST].code;
-    }
-    if (http_status)
-        *http_status = status;
-    return name;
+    if (rc == 0)
+        return OS3_OK;
+    int e = -rc - OS3_ERR_FIRST;
+    return e > OS3_OK && e < OS3_ERROR_COUNT ? (enum os3_error)e : OS3_INTERNAL_ERROR;
 }
 
 /* ======================================================================
@@ -215,7 +185,7 @@ int os3__bucket_versioning(os3_store *st, const char *bucket, enum os3_versionin
         if (out)
             *out = (enum os3_versioning)sqlite3_column_int(s, 0);
     } else if (step == SQLITE_DONE) {
-        rc = rd_fail(OS3_NO_SUCH_BUCKET, "bucket %s does not exist", bucket);
+        rc = rd_fail(OS3_RC_NO_SUCH_BUCKET, "bucket %s does not exist", bucket);
     } else {
         rc = os3__sql_fail(st, "reading a bucket");
     }
@@ -227,9 +197,9 @@ int os3__key_check(const char *bucket, const char *key)
 {
     size_t n = key ? strlen(key) : 0;
     if (n == 0)
-        return rd_fail(OS3_KEY_TOO_LONG, "bucket %s: an object key cannot be empty", bucket);
+        return rd_fail(OS3_RC_KEY_TOO_LONG, "bucket %s: an object key cannot be empty", bucket);
     if (n > OS3_KEY_MAX)
-        return rd_fail(OS3_KEY_TOO_LONG, "bucket %s: key of %zu bytes is longer than %d",
+        return rd_fail(OS3_RC_KEY_TOO_LONG, "bucket %s: key of %zu bytes is longer than %d",
                        bucket, n, OS3_KEY_MAX);
     return 0;
 }
@@ -410,7 +380,7 @@ int os3__range_apply(const os3_range *r, uint64_t size, bool *ranged, uint64_t *
         return 0;
     if (r->first < 0) {
         if (r->last <= 0 || size == 0)
-            return rd_fail(OS3_INVALID_RANGE, "the range bytes=-%" PRId64 " cannot be "
+            return rd_fail(OS3_RC_INVALID_RANGE, "the range bytes=-%" PRId64 " cannot be "
                            "satisfied for %" PRIu64 " bytes", r->last, size);
         uint64_t n = (uint64_t)r->last < size ? (uint64_t)r->last : size;
         *ranged = true;
@@ -421,7 +391,7 @@ int os3__range_apply(const os3_range *r, uint64_t size, bool *ranged, uint64_t *
     if (r->last >= 0 && r->last < r->first)
         return 0;
     if ((uint64_t)r->first >= size)
-        return rd_fail(OS3_INVALID_RANGE, "the range starting at byte %" PRId64 " cannot be "
+        return rd_fail(OS3_RC_INVALID_RANGE, "the range starting at byte %" PRId64 " cannot be "
                        "satisfied for %" PRIu64 " bytes", r->first, size);
     uint64_t last = r->last < 0 || (uint64_t)r->last >= size ? size - 1 : (uint64_t)r->last;
     *ranged = true;
@@ -905,7 +875,7 @@ int os3_bucket_name_check(const char *name)
                  ends_with(name, "-s3alias") || ends_with(name, "--ol-s3")))
         why = "uses a reserved prefix or suffix";
     if (why)
-        return rd_fail(OS3_INVALID_BUCKET_NAME, "bucket name \"%s\" %s", name ? name : "", why);
+        return rd_fail(OS3_RC_INVALID_BUCKET_NAME, "bucket name \"%s\" %s", name ? name : "", why);
     return 0;
 }
 
@@ -922,7 +892,7 @@ int os3_bucket_create(os3_store *st, const char *name)
         sqlite3_bind_int64(s, 2, rd_clock_now_us());
         int step = sqlite3_step(s);
         if (step == SQLITE_CONSTRAINT)
-            rc = rd_fail(OS3_BUCKET_EXISTS, "bucket %s already exists", name);
+            rc = rd_fail(OS3_RC_BUCKET_EXISTS, "bucket %s already exists", name);
         else if (step != SQLITE_DONE)
             rc = os3__sql_fail(st, "creating a bucket");
     }
@@ -950,7 +920,7 @@ int os3_bucket_head(os3_store *st, const char *name, os3_bucket_info *out)
         if (step == SQLITE_ROW && out)
             bucket_info_read(s, out);
         else if (step == SQLITE_DONE)
-            rc = rd_fail(OS3_NO_SUCH_BUCKET, "bucket %s does not exist", name);
+            rc = rd_fail(OS3_RC_NO_SUCH_BUCKET, "bucket %s does not exist", name);
         else if (step != SQLITE_ROW)
             rc = os3__sql_fail(st, "reading a bucket");
     }
@@ -1017,7 +987,7 @@ int os3_bucket_delete(os3_store *st, const char *name)
         rc = count_rows(st, "SELECT count(*) FROM (SELECT 1 FROM uploads WHERE bucket = ? "
                         "LIMIT 1)", name, &uploads);
     if (rc == 0 && (versions || uploads))
-        rc = rd_fail(OS3_BUCKET_NOT_EMPTY, "bucket %s is not empty: it holds %s", name,
+        rc = rd_fail(OS3_RC_BUCKET_NOT_EMPTY, "bucket %s is not empty: it holds %s", name,
                      versions ? "object versions or delete markers" : "multipart uploads");
     sqlite3_stmt *s = NULL;
     if (rc == 0)
@@ -1048,7 +1018,7 @@ int os3_bucket_delete(os3_store *st, const char *name)
 int os3_bucket_versioning_set(os3_store *st, const char *name, enum os3_versioning v)
 {
     if (v != OS3_VERSIONING_ENABLED && v != OS3_VERSIONING_SUSPENDED)
-        return rd_fail(OS3_INVALID_ARGUMENT, "bucket %s: versioning can only be set to "
+        return rd_fail(OS3_RC_INVALID_ARGUMENT, "bucket %s: versioning can only be set to "
                        "Enabled or Suspended", name);
     sqlite3_stmt *s = NULL;
     os3__lock(st);
@@ -1059,7 +1029,7 @@ int os3_bucket_versioning_set(os3_store *st, const char *name, enum os3_versioni
         if (sqlite3_step(s) != SQLITE_DONE)
             rc = os3__sql_fail(st, "setting versioning");
         else if (sqlite3_changes(st->db) == 0)
-            rc = rd_fail(OS3_NO_SUCH_BUCKET, "bucket %s does not exist", name);
+            rc = rd_fail(OS3_RC_NO_SUCH_BUCKET, "bucket %s does not exist", name);
     }
     sqlite3_finalize(s);
     os3__unlock(st);

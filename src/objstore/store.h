@@ -12,8 +12,8 @@
  *
  * Private to src/objstore (DESIGN.md section 4). Every function returns 0 or a
  * negative code: -RD_E* (core/error.h) for environment failures (I/O, memory),
- * -OS3_* below for what S3 reports to the client; os3_err_s3() maps both to
- * S3's error code and HTTP status. rd_error() names the bucket and key.
+ * -OS3_RC_* below for what S3 reports to the client; os3_rc_error() maps
+ * both to the S3 error (errors.h: code and HTTP status). rd_error() names the bucket and key.
  *
  * Threads: every function may be called from any thread at the same time,
  * except os3_store_recover() (see there). Data is read and written outside
@@ -30,38 +30,39 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "objstore/errors.h"
 
-/* Error codes beyond core's RD_E* range, one per S3 error the store decides. */
-enum os3_err {
-    OS3_ERR_FIRST = 100,
-    OS3_NO_SUCH_BUCKET = OS3_ERR_FIRST, /* NoSuchBucket 404 */
-    OS3_NO_SUCH_KEY,                    /* NoSuchKey 404 (also: latest is a delete marker) */
-    OS3_NO_SUCH_VERSION,                /* NoSuchVersion 404 */
-    OS3_NO_SUCH_UPLOAD,                 /* NoSuchUpload 404 */
-    OS3_NO_SUCH_LIFECYCLE,              /* NoSuchLifecycleConfiguration 404 */
-    OS3_BUCKET_EXISTS,                  /* BucketAlreadyOwnedByYou 409 */
-    OS3_BUCKET_NOT_EMPTY,               /* BucketNotEmpty 409 */
-    OS3_INVALID_BUCKET_NAME,            /* InvalidBucketName 400 */
-    OS3_KEY_TOO_LONG,                   /* KeyTooLongError 400 (also empty keys) */
-    OS3_INVALID_ARGUMENT,               /* InvalidArgument 400 */
-    OS3_INVALID_REQUEST,                /* InvalidRequest 400 */
-    OS3_MALFORMED_XML,                  /* MalformedXML 400 (e.g. complete with no parts) */
-    OS3_INVALID_PART,                   /* InvalidPart 400 */
-    OS3_INVALID_PART_ORDER,             /* InvalidPartOrder 400 */
-    OS3_ENTITY_TOO_SMALL,               /* EntityTooSmall 400 */
-    OS3_ENTITY_TOO_LARGE,               /* EntityTooLarge 400 */
-    OS3_BAD_DIGEST,                     /* BadDigest 400 (Content-MD5 mismatch) */
-    OS3_INVALID_RANGE,                  /* InvalidRange 416 */
-    OS3_METHOD_NOT_ALLOWED,             /* MethodNotAllowed 405 (GET/HEAD of a delete marker by id) */
-    OS3_ERR_END
-};
+/* Return codes beyond core's RD_E* range: -(OS3_ERR_FIRST + e) for the S3
+ * error e (objstore/errors.h) the client is to get. */
+#define OS3_ERR_FIRST 100
+#define OS3_RC(e) (OS3_ERR_FIRST + (int)(e))
+#define OS3_RC_NO_SUCH_BUCKET OS3_RC(OS3_NO_SUCH_BUCKET)
+#define OS3_RC_NO_SUCH_KEY OS3_RC(OS3_NO_SUCH_KEY)
+#define OS3_RC_NO_SUCH_VERSION OS3_RC(OS3_NO_SUCH_VERSION)
+#define OS3_RC_NO_SUCH_UPLOAD OS3_RC(OS3_NO_SUCH_UPLOAD)
+#define OS3_RC_NO_SUCH_LIFECYCLE OS3_RC(OS3_NO_SUCH_LIFECYCLE_CONFIGURATION)
+#define OS3_RC_BUCKET_EXISTS OS3_RC(OS3_BUCKET_ALREADY_OWNED_BY_YOU)
+#define OS3_RC_BUCKET_NOT_EMPTY OS3_RC(OS3_BUCKET_NOT_EMPTY)
+#define OS3_RC_INVALID_BUCKET_NAME OS3_RC(OS3_INVALID_BUCKET_NAME)
+#define OS3_RC_KEY_TOO_LONG OS3_RC(OS3_KEY_TOO_LONG)
+#define OS3_RC_INVALID_ARGUMENT OS3_RC(OS3_INVALID_ARGUMENT)
+#define OS3_RC_INVALID_REQUEST OS3_RC(OS3_INVALID_REQUEST)
+#define OS3_RC_MALFORMED_XML OS3_RC(OS3_MALFORMED_XML)
+#define OS3_RC_INVALID_PART OS3_RC(OS3_INVALID_PART)
+#define OS3_RC_INVALID_PART_ORDER OS3_RC(OS3_INVALID_PART_ORDER)
+#define OS3_RC_ENTITY_TOO_SMALL OS3_RC(OS3_ENTITY_TOO_SMALL)
+#define OS3_RC_ENTITY_TOO_LARGE OS3_RC(OS3_ENTITY_TOO_LARGE)
+#define OS3_RC_BAD_DIGEST OS3_RC(OS3_BAD_DIGEST)
+#define OS3_RC_INVALID_RANGE OS3_RC(OS3_INVALID_RANGE)
+#define OS3_RC_METHOD_NOT_ALLOWED OS3_RC(OS3_METHOD_NOT_ALLOWED)
 
-/* S3's error code ("NoSuchKey") and HTTP status for any return code of this
- * API; RD_E* failures are "InternalError" 500. */
-const char *os3_err_s3(int rc, int *http_status);
+/* The S3 error of any return code of this API: OS3_OK for 0, the error of an
+ * OS3_RC code, OS3_INTERNAL_ERROR for RD_E* failures. */
+enum os3_error os3_rc_error(int rc);
 
 /* S3 limits (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). */
 #define OS3_KEY_MAX 1024                          /* bytes of a key */
+#define OS3_LIFECYCLE_RULES_MAX 1000
 #define OS3_PUT_MAX (5ULL << 30)                   /* single PUT / one part */
 #define OS3_OBJECT_MAX (5ULL << 40)                /* a completed multipart object */
 #define OS3_PART_MIN (5ULL << 20)                  /* every part but the last */

@@ -50,7 +50,7 @@ int64_t os3__next_seq(os3_store *st);
 /* Version ids sort lexicographically newest first: hex of (2^64-1 - seq) and
  * a random suffix, 24 characters. */
 int os3__version_id_new(int64_t seq, char out[OS3_VERSION_ID_MAX]);
-/* Reads the bucket's versioning state; OS3_NO_SUCH_BUCKET when missing. */
+/* Reads the bucket's versioning state; OS3_RC_NO_SUCH_BUCKET when missing. */
 int os3__bucket_versioning(os3_store *st, const char *bucket, enum os3_versioning *out);
 int os3__key_check(const char *bucket, const char *key);
 char *os3__col_strdup(sqlite3_stmt *s, int col);   /* NULL for SQL NULL */
@@ -100,7 +100,7 @@ int os3__version_remove(os3_store *st, const char *bucket, const char *key, cons
                         bool *found, bool *was_marker, char **blob_out);
 
 /* The source of a copy (latest when vid is NULL) with its data opened in
- * src->fd; a delete marker named by id is OS3_INVALID_REQUEST. */
+ * src->fd; a delete marker named by id is OS3_RC_INVALID_REQUEST. */
 int os3__copy_source_open(os3_store *st, const char *bucket, const char *key, const char *vid,
                           os3_object *src, char blob[OS3_BLOB_ID_LEN + 1]);
 

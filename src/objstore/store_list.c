@@ -278,7 +278,7 @@ static int lookup_seq(os3_store *st, const char *sql, const char *bucket, const 
     if (step == SQLITE_ROW)
         *seq = sqlite3_column_int64(s, 0);
     else if (step == SQLITE_DONE)
-        rc = rd_fail(OS3_INVALID_ARGUMENT, "%s: the marker %s of key %s does not exist",
+        rc = rd_fail(OS3_RC_INVALID_ARGUMENT, "%s: the marker %s of key %s does not exist",
                      bucket, id, key);
     else
         rc = os3__sql_fail(st, "reading a marker");
@@ -319,7 +319,7 @@ int os3_list_versions(os3_store *st, const char *bucket, const os3_list_params *
     memset(out, 0, sizeof *out);
     if (version_id_marker && *version_id_marker &&
         !(params->start_after && *params->start_after))
-        return rd_fail(OS3_INVALID_ARGUMENT, "%s: a version-id-marker needs a key-marker",
+        return rd_fail(OS3_RC_INVALID_ARGUMENT, "%s: a version-id-marker needs a key-marker",
                        bucket);
     scan sc;
     scan_init(&sc, params, emit_version, out);

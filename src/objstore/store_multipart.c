@@ -65,7 +65,7 @@ static int upload_find(os3_store *st, const char *bucket, const char *key, const
     if (step == SQLITE_ROW && meta)
         rc = os3__meta_read(s, 0, meta);
     else if (step == SQLITE_DONE)
-        rc = rd_fail(OS3_NO_SUCH_UPLOAD, "%s/%s has no multipart upload %s", bucket, key,
+        rc = rd_fail(OS3_RC_NO_SUCH_UPLOAD, "%s/%s has no multipart upload %s", bucket, key,
                      upload_id);
     else if (step != SQLITE_ROW)
         rc = os3__sql_fail(st, "reading an upload");
@@ -169,7 +169,7 @@ int os3_mpu_part_copy(os3_store *st, const char *bucket, const char *key, const 
     if (rc == 0 && range) {
         if (range->first < 0 || range->last < range->first ||
             (uint64_t)range->last >= src.size)
-            rc = rd_fail(OS3_INVALID_RANGE, "%s/%s: the copy range %" PRId64 "-%" PRId64
+            rc = rd_fail(OS3_RC_INVALID_RANGE, "%s/%s: the copy range %" PRId64 "-%" PRId64
                          " is not inside the %" PRIu64 " byte source", src_bucket, src_key,
                          range->first, range->last, src.size);
         off = (uint64_t)range->first;
@@ -241,7 +241,7 @@ static int parts_choose(os3_store *st, const char *bucket, const char *key,
         }
         const char *etag = step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : NULL;
         if (!etag || !parts[i].etag || !etag_matches(parts[i].etag, etag)) {
-            rc = rd_fail(OS3_INVALID_PART, "%s/%s upload %s: part %d %s", bucket, key,
+            rc = rd_fail(OS3_RC_INVALID_PART, "%s/%s upload %s: part %d %s", bucket, key,
                          upload_id, parts[i].part_number,
                          etag ? "has a different ETag" : "was not uploaded");
             break;
@@ -252,7 +252,7 @@ static int parts_choose(os3_store *st, const char *bucket, const char *key,
             rc = rd_fail(RD_ECORRUPT, "%s/%s upload %s: part %d has a damaged ETag", bucket,
                          key, upload_id, parts[i].part_number);
         else if (i + 1 < n && out[i].size < OS3_PART_MIN)
-            rc = rd_fail(OS3_ENTITY_TOO_SMALL, "%s/%s upload %s: part %d is %" PRIu64
+            rc = rd_fail(OS3_RC_ENTITY_TOO_SMALL, "%s/%s upload %s: part %d is %" PRIu64
                          " bytes; all parts but the last must be at least %llu", bucket, key,
                          upload_id, parts[i].part_number, out[i].size,
                          (unsigned long long)OS3_PART_MIN);
@@ -293,7 +293,7 @@ static int assemble(os3_store *st, const char *upload_id, const chosen_part *par
         int pfd = open(path, O_RDONLY | O_CLOEXEC);
         if (pfd < 0) {
             rc = errno == ENOENT
-                 ? rd_fail(OS3_NO_SUCH_UPLOAD, "upload %s was aborted or changed while "
+                 ? rd_fail(OS3_RC_NO_SUCH_UPLOAD, "upload %s was aborted or changed while "
                            "completing", upload_id)
                  : rd_fail_errno(RD_EIO, "cannot open %s", path);
         } else {
@@ -321,14 +321,14 @@ static int mpu_complete(os3_store *st, const char *bucket, const char *key,
                         os3_put_result *result)
 {
     if (n_parts == 0)
-        return rd_fail(OS3_MALFORMED_XML, "%s/%s upload %s: completing needs at least one part",
+        return rd_fail(OS3_RC_MALFORMED_XML, "%s/%s upload %s: completing needs at least one part",
                        bucket, key, upload_id);
     for (size_t i = 0; i < n_parts; i++) {
         if (parts[i].part_number < 1 || parts[i].part_number > OS3_PART_NUMBER_MAX)
-            return rd_fail(OS3_INVALID_PART, "%s/%s upload %s: part number %d is invalid",
+            return rd_fail(OS3_RC_INVALID_PART, "%s/%s upload %s: part number %d is invalid",
                            bucket, key, upload_id, parts[i].part_number);
         if (i > 0 && parts[i].part_number <= parts[i - 1].part_number)
-            return rd_fail(OS3_INVALID_PART_ORDER, "%s/%s upload %s: parts must be listed in "
+            return rd_fail(OS3_RC_INVALID_PART_ORDER, "%s/%s upload %s: parts must be listed in "
                            "ascending order (%d after %d)", bucket, key, upload_id,
                            parts[i].part_number, parts[i - 1].part_number);
     }
@@ -355,7 +355,7 @@ static int mpu_complete(os3_store *st, const char *bucket, const char *key,
         rd_hex_encode(md5, 16, hex);
         snprintf(etag, sizeof etag, "%s-%zu", hex, n_parts);
         if (total > OS3_OBJECT_MAX)
-            rc = rd_fail(OS3_ENTITY_TOO_LARGE, "%s/%s: %" PRIu64 " bytes is more than an "
+            rc = rd_fail(OS3_RC_ENTITY_TOO_LARGE, "%s/%s: %" PRIu64 " bytes is more than an "
                          "object may hold", bucket, key, total);
     }
     char id[OS3_BLOB_ID_LEN + 1];
@@ -376,7 +376,7 @@ static int mpu_complete(os3_store *st, const char *bucket, const char *key,
         if (rc == 0)
             rc = parts_unchanged(st, upload_id, parts, n_parts, chosen, &same);
         if (rc == 0 && !same)
-            rc = rd_fail(OS3_INVALID_PART, "%s/%s upload %s: a part was uploaded again while "
+            rc = rd_fail(OS3_RC_INVALID_PART, "%s/%s upload %s: a part was uploaded again while "
                          "completing", bucket, key, upload_id);
         if (rc == 0)
             rc = os3__bucket_versioning(st, bucket, &vs);

@@ -65,14 +65,14 @@ int os3__version_find(os3_store *st, const char *bucket, const char *key, const 
     else if (step != SQLITE_DONE)
         rc = os3__sql_fail(st, "reading a version");
     else if (vid)
-        rc = rd_fail(OS3_NO_SUCH_VERSION, "%s/%s has no version %s", bucket, key, vid);
+        rc = rd_fail(OS3_RC_NO_SUCH_VERSION, "%s/%s has no version %s", bucket, key, vid);
     else
-        rc = rd_fail(OS3_NO_SUCH_KEY, "%s/%s does not exist", bucket, key);
+        rc = rd_fail(OS3_RC_NO_SUCH_KEY, "%s/%s does not exist", bucket, key);
     sqlite3_finalize(s);
     if (rc == 0 && obj->is_delete_marker)
-        rc = vid ? rd_fail(OS3_METHOD_NOT_ALLOWED, "%s/%s version %s is a delete marker",
+        rc = vid ? rd_fail(OS3_RC_METHOD_NOT_ALLOWED, "%s/%s version %s is a delete marker",
                            bucket, key, vid)
-                 : rd_fail(OS3_NO_SUCH_KEY, "%s/%s is deleted (its latest version is a "
+                 : rd_fail(OS3_RC_NO_SUCH_KEY, "%s/%s is deleted (its latest version is a "
                            "delete marker)", bucket, key);
     return rc;
 }
@@ -291,7 +291,7 @@ static int upload_check(os3_store *st, const char *bucket, const char *key,
     sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     if (step == SQLITE_DONE)
-        rc = rd_fail(OS3_NO_SUCH_UPLOAD, "%s/%s has no multipart upload %s", bucket, key,
+        rc = rd_fail(OS3_RC_NO_SUCH_UPLOAD, "%s/%s has no multipart upload %s", bucket, key,
                      upload_id);
     else if (step != SQLITE_ROW)
         rc = os3__sql_fail(st, "reading an upload");
@@ -304,7 +304,7 @@ int os3_part_begin(os3_store *st, const char *bucket, const char *key, const cha
 {
     *out = NULL;
     if (part_number < 1 || part_number > OS3_PART_NUMBER_MAX)
-        return rd_fail(OS3_INVALID_ARGUMENT, "%s/%s: part number %d is not between 1 and %d",
+        return rd_fail(OS3_RC_INVALID_ARGUMENT, "%s/%s: part number %d is not between 1 and %d",
                        bucket, key, part_number, OS3_PART_NUMBER_MAX);
     os3__lock(st);
     int rc = upload_check(st, bucket, key, upload_id);
@@ -325,7 +325,7 @@ int os3_put_write(os3_put *p, const void *data, size_t len)
                        p->bucket, p->key);
     if (p->size + len > OS3_PUT_MAX) {
         p->failed = true;
-        return rd_fail(OS3_ENTITY_TOO_LARGE, "%s/%s: a single upload cannot exceed %llu bytes",
+        return rd_fail(OS3_RC_ENTITY_TOO_LARGE, "%s/%s: a single upload cannot exceed %llu bytes",
                        p->bucket, p->key, (unsigned long long)OS3_PUT_MAX);
     }
     int rc = rd_fs_write_full(p->fd, data, len);
@@ -371,7 +371,7 @@ static int part_commit(os3_put *p, const char *etag, os3_put_result *res)
     char *path = rd_path_join(dir, file);
     if (rename(p->tmp_path, path) != 0)
         rc = errno == ENOENT
-             ? rd_fail(OS3_NO_SUCH_UPLOAD, "%s/%s: multipart upload %s was aborted",
+             ? rd_fail(OS3_RC_NO_SUCH_UPLOAD, "%s/%s: multipart upload %s was aborted",
                        p->bucket, p->key, p->upload_id)
              : rd_fail_errno(RD_EIO, "cannot rename %s to %s", p->tmp_path, path);
     else
@@ -469,7 +469,7 @@ int os3_put_commit(os3_put *p, const uint8_t *content_md5, os3_put_result *res)
         p->md5 = NULL;
         rd_hex_encode(md5, 16, etag);
         if (content_md5 && memcmp(content_md5, md5, 16) != 0)
-            rc = rd_fail(OS3_BAD_DIGEST, "%s/%s: the Content-MD5 does not match the data "
+            rc = rd_fail(OS3_RC_BAD_DIGEST, "%s/%s: the Content-MD5 does not match the data "
                          "received", p->bucket, p->key);
     }
     if (rc == 0 && fsync(p->fd) != 0)
@@ -614,8 +614,8 @@ int os3__copy_source_open(os3_store *st, const char *bucket, const char *key, co
         return rc;
     os3__lock(st);
     rc = os3__version_find(st, bucket, key, vid, src, blob);
-    if (rc == -OS3_METHOD_NOT_ALLOWED)
-        rc = rd_fail(OS3_INVALID_REQUEST, "the copy source %s/%s version %s is a delete "
+    if (rc == -OS3_RC_METHOD_NOT_ALLOWED)
+        rc = rd_fail(OS3_RC_INVALID_REQUEST, "the copy source %s/%s version %s is a delete "
                      "marker", bucket, key, vid);
     if (rc == 0) {
         char *path = os3__blob_path(st, blob);
@@ -682,7 +682,7 @@ int os3_object_copy(os3_store *st, const char *src_bucket, const char *src_key,
     rc = os3__copy_source_open(st, src_bucket, src_key, src_version_id, &src, src_blob);
     if (rc == 0 && !replace && src.is_latest && strcmp(src_bucket, dst_bucket) == 0 &&
         strcmp(src_key, dst_key) == 0)
-        rc = rd_fail(OS3_INVALID_REQUEST, "copying %s/%s onto itself needs its metadata "
+        rc = rd_fail(OS3_RC_INVALID_REQUEST, "copying %s/%s onto itself needs its metadata "
                      "replaced", src_bucket, src_key);
     char id[OS3_BLOB_ID_LEN + 1];
     bool have_blob = false;

@@ -380,7 +380,7 @@ int os3_xml_parse_complete(const void *body, size_t len, os3_complete_request **
 int os3_xml_parse_versioning(const void *body, size_t len, enum os3_versioning *out,
                              enum os3_error *err)
 {
-    *out = OS3_VERSIONING_UNCHANGED;
+    *out = OS3_VERSIONING_OFF;
     *err = OS3_OK;
     xmlDocPtr doc;
     xmlNodePtr root, e = NULL;
@@ -418,13 +418,7 @@ int os3_xml_parse_versioning(const void *body, size_t len, enum os3_versioning *
 
 void os3_lifecycle_free(os3_lifecycle *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n_rules; i++) {
-        free(l->rules[i].id);
-        free(l->rules[i].prefix);
-    }
-    free(l->rules);
+    os3_lifecycle_clear(l);
     free(l);
 }
 
@@ -505,8 +499,8 @@ static int rule_expiration(xmlNodePtr x, os3_lifecycle_rule *r, enum os3_error *
         rc = MALFORMED(err, "ExpiredObjectDeleteMarker must be true or false");
     } else if (date) {
         int64_t t;
-        /* Before 1970 is no lifecycle date, and -1 means "no Date". */
-        if (rd_time_parse(date, &t) != 0 || t < 0)
+        /* 1970-01-01 and before is no lifecycle date, and 0 means "no Date". */
+        if (rd_time_parse(date, &t) != 0 || t <= 0)
             rc = bad(err, OS3_INVALID_ARGUMENT, "Invalid date '%.40s' in Expiration", date);
         else if (t % 86400 != 0)
             rc = bad(err, OS3_INVALID_ARGUMENT, "'Date' must be at midnight GMT");
@@ -564,7 +558,6 @@ static int lifecycle_rule(xmlNodePtr rule, os3_lifecycle_rule *r, enum os3_error
     char *status = NULL;
     bool filter = false, legacy = false, exp = false, nc = false, ab = false;
     int rc;
-    r->expiration_date = -1;
     while ((rc = next_elem(rule, e, &e, err)) == 1) {
         if (named(e, "ID")) {
             rc = leaf_once(e, &r->id, false, err);
@@ -675,11 +668,11 @@ void os3_xml_write_lifecycle(const os3_lifecycle *l, rd_buf *out)
         os3_xmlw_text(&w, "Prefix", r->prefix ? r->prefix : "");
         os3_xmlw_end(&w);
         os3_xmlw_text(&w, "Status", r->enabled ? "Enabled" : "Disabled");
-        if (r->expiration_days || r->expiration_date >= 0 || r->expired_object_delete_marker) {
+        if (r->expiration_days || r->expiration_date > 0 || r->expired_object_delete_marker) {
             os3_xmlw_begin(&w, "Expiration");
             if (r->expiration_days)
                 os3_xmlw_int(&w, "Days", r->expiration_days);
-            if (r->expiration_date >= 0)
+            if (r->expiration_date > 0)
                 os3_xmlw_time(&w, "Date", r->expiration_date * 1000000);
             if (r->expired_object_delete_marker)
                 os3_xmlw_bool(&w, "ExpiredObjectDeleteMarker", true);

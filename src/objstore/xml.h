@@ -18,13 +18,12 @@
 
 #include "core/buf.h"
 #include "objstore/errors.h"
+#include "objstore/store.h"
 
 #define OS3_XML_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define OS3_XML_MAX (1024 * 1024)
 #define OS3_DELETE_MAX 1000           /* objects per DeleteObjects */
 #define OS3_PARTS_MAX 10000           /* parts per multipart upload */
-#define OS3_LIFECYCLE_RULES_MAX 1000
-#define OS3_KEY_MAX 1024              /* bytes of an object key */
 
 /* ------------------------------------------------------------- DeleteObjects -- */
 
@@ -68,36 +67,15 @@ void os3_complete_request_free(os3_complete_request *r);
 
 /* ---------------------------------------------------- PutBucketVersioning -- */
 
-enum os3_versioning {
-    OS3_VERSIONING_UNCHANGED,         /* no Status element: leave as is */
-    OS3_VERSIONING_ENABLED,
-    OS3_VERSIONING_SUSPENDED,
-};
 
 /* <VersioningConfiguration><Status>Enabled|Suspended</Status>; MfaDelete is
- * accepted and ignored (radiant has no MFA). */
+ * accepted and ignored (radiant has no MFA). No Status gives
+ * OS3_VERSIONING_OFF, which means: leave the bucket as it is. */
 int os3_xml_parse_versioning(const void *body, size_t len, enum os3_versioning *out,
                              enum os3_error *err);
 
 /* ------------------------------------------ PutBucketLifecycleConfiguration -- */
 
-typedef struct os3_lifecycle_rule {
-    char *id;                         /* NULL when absent; the caller names it */
-    bool enabled;                     /* Status Enabled (else Disabled) */
-    char *prefix;                     /* Filter/Prefix, Filter/And/Prefix or legacy
-                                         Prefix; "" matches every key */
-    int expiration_days;              /* Expiration/Days, 0 when absent */
-    int64_t expiration_date;          /* Expiration/Date (midnight UTC), -1 when absent */
-    bool expired_object_delete_marker;
-    int noncurrent_days;              /* NoncurrentVersionExpiration/NoncurrentDays, 0: none */
-    int newer_noncurrent_versions;    /* ...NewerNoncurrentVersions, 0 when absent */
-    int abort_incomplete_days;        /* AbortIncompleteMultipartUpload/DaysAfterInitiation */
-} os3_lifecycle_rule;
-
-typedef struct os3_lifecycle {
-    os3_lifecycle_rule *rules;
-    size_t n_rules;                   /* 1..OS3_LIFECYCLE_RULES_MAX */
-} os3_lifecycle;
 
 /* <LifecycleConfiguration><Rule>... with S3's validation: Status required;
  * Filter and legacy Prefix exclusive; at least one action (InvalidRequest);
@@ -107,6 +85,9 @@ typedef struct os3_lifecycle {
  * at most 255 characters and unique (InvalidArgument). Tag and object-size
  * filters and transitions are NotImplemented: radiant has neither tags nor
  * storage classes, and silently ignoring them would expire the wrong objects. */
+/* The result is store.h's os3_lifecycle (expiration_date 0 when absent; a
+ * rule without ID gets none, the caller names it), freed with
+ * os3_lifecycle_free. */
 int os3_xml_parse_lifecycle(const void *body, size_t len, os3_lifecycle **out,
                             enum os3_error *err);
 void os3_lifecycle_free(os3_lifecycle *l);

@@ -221,7 +221,7 @@ static void test_versioning(void **state)
           OS3_VERSIONING_ENABLED },
         { "<VersioningConfiguration><MfaDelete>Disabled</MfaDelete><Status>Suspended</Status>"
           "</VersioningConfiguration>", 0, OS3_VERSIONING_SUSPENDED },
-        { "<VersioningConfiguration/>", 0, OS3_VERSIONING_UNCHANGED },
+        { "<VersioningConfiguration/>", 0, OS3_VERSIONING_OFF },
         { "<VersioningConfiguration><Status>enabled</Status></VersioningConfiguration>",
           -RD_EUSAGE, 0 },
         { "<VersioningConfiguration><Status>Disabled</Status></VersioningConfiguration>",
@@ -313,7 +313,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(r[0].newer_noncurrent_versions, 3);
     assert_int_equal(r[0].abort_incomplete_days, 7);
     assert_int_equal(r[0].expiration_days, 0);
-    assert_int_equal(r[0].expiration_date, -1);
+    assert_int_equal(r[0].expiration_date, 0);
     assert_false(r[1].enabled);
     assert_string_equal(r[1].prefix, "logs/");
     assert_int_equal(r[1].expiration_days, 35);
