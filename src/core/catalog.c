@@ -64,6 +64,11 @@ static const char *const migrations[] = {
     "  flush_lsn INTEGER NOT NULL,"
     "  caught_up_us INTEGER NOT NULL,"
     "  updated_us INTEGER NOT NULL);",
+    /* 4: access keys of the object store made by `radiant s3 create-access-key`. */
+    "CREATE TABLE access_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  secret TEXT NOT NULL,"
+    "  created_us INTEGER NOT NULL);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql)

@@ -217,6 +217,27 @@ int rd_fs_read_file(const char *path, size_t max, rd_buf *out)
     return rc;
 }
 
+int rd_fs_read_secret(const char *path, size_t max, char **out)
+{
+    rd_buf b = RD_BUF_INIT;
+    *out = NULL;
+    int rc = rd_fs_read_file(path, max, &b);
+    size_t n = b.len;
+    while (rc == 0 && n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+        n--;
+    if (rc == 0 && (n == 0 || memchr(b.data, '\0', n)))
+        rc = rd_fail(RD_ECONFIG, "%s is empty or not text", path);
+    if (rc == 0) {
+        *out = rd_malloc(n + 1);
+        memcpy(*out, b.data, n);
+        (*out)[n] = '\0';
+    }
+    if (b.data)
+        explicit_bzero(b.data, b.cap);
+    rd_buf_free(&b);
+    return rc;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;

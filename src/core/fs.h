@@ -21,6 +21,10 @@ int rd_fs_fsync_parent(const char *path);
 int rd_fs_mkdir_p(const char *path, mode_t mode);
 /* Reads a whole file, refusing files over max bytes. -RD_ENOENT when missing. */
 int rd_fs_read_file(const char *path, size_t max, rd_buf *out);
+/* A secret (key, passphrase) kept in a file: its text without the trailing
+ * newline editors and echo leave, NUL-terminated in *out (caller wipes and
+ * frees). -RD_ECONFIG when the file is empty or holds a NUL byte. */
+int rd_fs_read_secret(const char *path, size_t max, char **out);
 int rd_fs_read_full(int fd, void *buf, size_t len);   /* short read -> -RD_EIO */
 int rd_fs_write_full(int fd, const void *buf, size_t len);
 int rd_fs_pread_full(int fd, void *buf, size_t len, uint64_t off);
