@@ -12,9 +12,12 @@
  *   1. A flush position is reported to the server (and so may release a
  *      synchronous commit, or let the slot drop WAL) only after the bytes up
  *      to it are fdatasync'ed in the directory above.
- *   2. wal_stream.caught_up_us (catalog) is a server time at which every byte
- *      the server had sent was already durable here, recorded after the fsync;
- *      so LatestRestorableTime never claims a commit this machine lacks.
+ *   2. wal_stream.caught_up_us (catalog) is a server time by which every
+ *      commit the server had flushed is durable here: the send time of a
+ *      message whose end of WAL is held, less a margin for what the server
+ *      flushed while composing it (DATA_MARGIN_US, KEEPALIVE_MARGIN_US),
+ *      recorded after the fsync; so LatestRestorableTime never claims a commit
+ *      this machine lacks.
  *   3. Resuming never leaves a hole: streaming restarts at the start of the
  *      newest segment held (rewriting identical bytes), which the slot keeps
  *      on the server because only flushed positions are ever reported.
@@ -49,6 +52,12 @@
 #define STATUS_INTERVAL_NS (1000LL * 1000 * 1000)     /* ask for a keepalive */
 #define CATALOG_INTERVAL_NS (200LL * 1000 * 1000)     /* record caught_up_us */
 #define CLEAN_INTERVAL_NS (10LL * 1000 * 1000 * 1000) /* drop archived segments */
+/* How far before a message's send time its end of WAL is known to hold every
+ * flushed commit. A data message reads the flush position a few microseconds
+ * before stamping its send time; a keepalive reports what was sent before the
+ * walsender woke up, which may miss a commit flushed during the wakeup. */
+#define DATA_MARGIN_US (100 * 1000)
+#define KEEPALIVE_MARGIN_US (1000 * 1000)
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 10000
 /* PostgreSQL timestamps count microseconds from 2000-01-01 00:00:00 UTC. */
@@ -72,7 +81,7 @@ struct pgc_stream {
     uint64_t received;               /* end of what is written */
     uint64_t flushed;                /* end of what is fdatasync'ed */
     uint64_t server_end;             /* the server's end of WAL, last heard */
-    int64_t server_time_us;          /* ... and when (Unix us, server clock) */
+    int64_t server_time_us;          /* what holding server_end proves (below) */
     int64_t caught_up_us;            /* invariant 2 */
     int fd;                          /* SEGMENT.partial being written, or -1 */
     uint64_t fd_segno;
@@ -416,14 +425,14 @@ static int handle_message(struct pgc_stream *s, const char *buf, int len)
     if (len >= 25 && buf[0] == 'w') {
         uint64_t start = get_be64(buf + 1);
         s->server_end = get_be64(buf + 9);
-        s->server_time_us = (int64_t)get_be64(buf + 17) + PG_EPOCH_UNIX_US;
+        s->server_time_us = (int64_t)get_be64(buf + 17) + PG_EPOCH_UNIX_US - DATA_MARGIN_US;
         return write_wal(s, start, buf + 25, (size_t)len - 25);
     }
     if (len >= 18 && buf[0] == 'k') {
         uint64_t end = get_be64(buf + 1);
         if (end > s->server_end)
             s->server_end = end;
-        s->server_time_us = (int64_t)get_be64(buf + 9) + PG_EPOCH_UNIX_US;
+        s->server_time_us = (int64_t)get_be64(buf + 9) + PG_EPOCH_UNIX_US - KEEPALIVE_MARGIN_US;
         return buf[17] ? send_status(s, false) : 0;
     }
     return rd_fail(RD_ENET, "unexpected replication message '%c' of %d bytes", buf[0], len);
