@@ -19,11 +19,14 @@
  * thread per plan; the thread-local keeps two plans on two threads apart. */
 static _Thread_local const s3_version *sort_base;
 
-/* Keys in byte order; within a key newest first. A listing is already in
- * that order, but a server that pages or orders differently must not change
- * the plan: IsLatest first, then LastModified descending, then the server's
- * own order, which is the only thing that separates entries of one
- * millisecond. */
+/* Keys in byte order; within a key newest first. AWS lists in that order,
+ * but other servers do not always (some list every Version before every
+ * DeleteMarker), so the order is rebuilt: IsLatest first, then LastModified
+ * descending. Within one timestamp (servers that keep whole seconds make
+ * this common) a delete marker is taken as newer than a data version: a PUT
+ * then DELETE is what happens in practice, and it makes undelete remove
+ * every marker that could be on top. Remaining ties keep the server's
+ * order. */
 static int by_key_newest_first(const void *a, const void *b)
 {
     size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
@@ -35,6 +38,8 @@ static int by_key_newest_first(const void *a, const void *b)
         return va->is_latest ? -1 : 1;
     if (va->last_modified_ms != vb->last_modified_ms)
         return va->last_modified_ms > vb->last_modified_ms ? -1 : 1;
+    if (va->delete_marker != vb->delete_marker)
+        return va->delete_marker ? -1 : 1;
     return ia < ib ? -1 : ia > ib;
 }
 
@@ -105,7 +110,11 @@ int s3_plan_restore_to_time(const s3_version_list *l, int64_t t_ms, s3_plan *out
                 at_t = &l->v[idx[k]];
         bool existed = at_t && !at_t->delete_marker;
         bool exists = !now->delete_marker;
-        if (existed && at_t != now) {
+        /* A copy gets a new version id but keeps the content and its ETag:
+         * without this a second run would copy again, forever. */
+        bool same_content = existed && exists && at_t->etag && now->etag &&
+                            strcmp(at_t->etag, now->etag) == 0 && at_t->size == now->size;
+        if (existed && at_t != now && !same_content) {
             /* Also when `now` is a marker: the copy is what undeletes it, and
              * the marker stays in the history. */
             s3_plan_item *it = add_item(out, S3_PLAN_RESTORE, now);

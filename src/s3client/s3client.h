@@ -130,9 +130,11 @@ typedef struct s3_plan {
 int s3_plan_undelete(const s3_version_list *l, s3_plan *out);
 /* For each key, the entry current at t_ms is the newest one with
  * LastModified <= t_ms (a version written in the very millisecond of T
- * counts as existing at T; between entries of the same millisecond the
- * server's newest-first order decides). A data version that is not the
- * current latest one is RESTOREd; a key that did not exist at T (or whose
+ * counts as existing at T; of a version and a delete marker of the same
+ * millisecond the marker is taken as the newer, other ties keep the
+ * server's newest-first order). A data version that is not the current
+ * latest one, nor identical to it (same ETag and size: what an earlier
+ * restore's copy is), is RESTOREd; a key that did not exist at T (or whose
  * delete marker was current at T) but exists now is DELETEd; the rest is
  * counted unchanged. */
 int s3_plan_restore_to_time(const s3_version_list *l, int64_t t_ms, s3_plan *out);

@@ -15,7 +15,7 @@
 #include "core/buf.h"
 #include "s3client/s3client.h"
 
-/* Appends one entry; t in ms. Entries are given newest first per key, as a
+/* Appends one entry; t in ms; each version's ETag is its id (distinct content). Entries are given newest first per key, as a
  * server lists them. */
 static void add(s3_version_list *l, const char *key, const char *vid, bool marker, bool latest,
                 int64_t t)
@@ -25,7 +25,7 @@ static void add(s3_version_list *l, const char *key, const char *vid, bool marke
         l->v = rd_realloc(l->v, l->cap * sizeof *l->v);
     }
     l->v[l->n++] = (s3_version){ .key = rd_strdup(key), .version_id = rd_strdup(vid),
-                                 .etag = marker ? NULL : rd_strdup("\"e\""),
+                                 .etag = marker ? NULL : rd_asprintf("\"%s\"", vid),
                                  .is_latest = latest, .delete_marker = marker,
                                  .last_modified_ms = t, .size = marker ? 0 : 10 };
 }
@@ -189,6 +189,50 @@ static void test_pages_and_order_merge(void **state)
     s3_version_list_free(&l);
 }
 
+static void test_versions_listed_before_markers(void **state)
+{
+    (void)state;
+    /* A server that lists every Version before every DeleteMarker and keeps
+     * whole seconds: put, delete, delete in one second. Both markers must go. */
+    s3_version_list l = { 0 };
+    V(&l, "k", "v1", false, 5000);
+    M(&l, "k", "m2", true, 5000);
+    M(&l, "k", "m1", false, 5000);
+    s3_plan p;
+    assert_int_equal(s3_plan_undelete(&l, &p), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.items[0].n_markers, 2);
+    assert_string_equal(p.items[0].markers[0], "m2");
+    assert_string_equal(p.items[0].version_id, "v1");
+    s3_plan_free(&p);
+    s3_version_list_free(&l);
+}
+
+static void test_restore_is_idempotent(void **state)
+{
+    (void)state;
+    /* A first restore copied o1 onto the key as o3 (same ETag and size). */
+    s3_version_list l = { 0 };
+    V(&l, "o", "o3", true, 30000);
+    V(&l, "o", "o2", false, 20000);
+    V(&l, "o", "o1", false, 5000);
+    free(l.v[0].etag);
+    l.v[0].etag = rd_strdup("\"o1\"");
+    s3_plan p;
+    assert_int_equal(s3_plan_restore_to_time(&l, 10000, &p), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(p.unchanged, 1);
+    s3_plan_free(&p);
+    /* Different content now: restored. */
+    free(l.v[0].etag);
+    l.v[0].etag = rd_strdup("\"other\"");
+    assert_int_equal(s3_plan_restore_to_time(&l, 10000, &p), 0);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.items[0].version_id, "o1");
+    s3_plan_free(&p);
+    s3_version_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +241,8 @@ int main(void)
         cmocka_unit_test(test_restore_cases),
         cmocka_unit_test(test_restore_ties),
         cmocka_unit_test(test_pages_and_order_merge),
+        cmocka_unit_test(test_versions_listed_before_markers),
+        cmocka_unit_test(test_restore_is_idempotent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
