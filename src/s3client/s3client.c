@@ -27,8 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -324,6 +326,7 @@ struct s3_call {
     const char *key;         /* raw object key; NULL for a bucket request */
     const char *query;       /* canonical query string, or NULL */
     const char *range;       /* Range header value, or NULL */
+    const char *copy_source; /* x-amz-copy-source value (already encoded), or NULL */
     const uint8_t *body;     /* PUT payload */
     size_t body_len;
     rd_buf *out;             /* 2xx response body is appended here (NULL: dropped) */
@@ -333,6 +336,7 @@ struct s3_call {
     int64_t content_length;  /* from the response headers, -1 when absent */
     char *err_code;          /* S3 error Code, when the answer had one */
     char *err_message;
+    char *version_id;        /* x-amz-version-id of the answer, when it had one */
 };
 
 struct xfer {
@@ -387,6 +391,26 @@ static int xfer_seek(void *arg, curl_off_t offset, int origin)
         return CURL_SEEKFUNC_FAIL;
     x->body_off = (size_t)offset;
     return CURL_SEEKFUNC_OK;
+}
+
+/* Keeps x-amz-version-id: the version a PUT, copy or DELETE created is only
+ * ever reported in that response header. */
+static size_t xfer_header(char *ptr, size_t size, size_t nitems, void *arg)
+{
+    struct xfer *x = arg;
+    size_t n = size * nitems;
+    static const char name[] = "x-amz-version-id:";
+    if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        const char *v = ptr + sizeof name - 1;
+        const char *end = ptr + n;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        free(x->call->version_id);
+        x->call->version_id = rd_asprintf("%.*s", (int)(end - v), v);
+    }
+    return n;
 }
 
 /* The first child element named `name` (namespace ignored), or NULL. */
@@ -506,13 +530,18 @@ static CURLcode call_attempt(s3_client *c, CURL *h, struct s3_call *call, const 
     char *h_range = call->range ? rd_asprintf("range:%s", call->range) : NULL;
     char *h_sha = rd_asprintf("x-amz-content-sha256:%s", payload_hash);
     char *h_date = rd_asprintf("x-amz-date:%s", amz_date);
+    /* S3 requires every x-amz-* header it receives to be signed. */
+    char *h_copy = call->copy_source ? rd_asprintf("x-amz-copy-source:%s", call->copy_source)
+                                     : NULL;
     /* Sorted by name, as SigV4 requires. */
-    const char *signed_hdrs[4];
+    const char *signed_hdrs[5];
     size_t n = 0;
     signed_hdrs[n++] = h_host;
     if (h_range)
         signed_hdrs[n++] = h_range;
     signed_hdrs[n++] = h_sha;
+    if (h_copy)
+        signed_hdrs[n++] = h_copy;
     signed_hdrs[n++] = h_date;
 
     char auth[1024];
@@ -530,6 +559,7 @@ static CURLcode call_attempt(s3_client *c, CURL *h, struct s3_call *call, const 
         rd_asprintf("Host: %s", host),
         call->range ? rd_asprintf("Range: %s", call->range) : NULL,
         rd_asprintf("x-amz-content-sha256: %s", payload_hash),
+        call->copy_source ? rd_asprintf("x-amz-copy-source: %s", call->copy_source) : NULL,
         rd_asprintf("x-amz-date: %s", amz_date),
         rd_asprintf("Authorization: %s", auth),
         rd_strdup("Expect:"),       /* no 100-continue round trip */
@@ -556,6 +586,8 @@ static CURLcode call_attempt(s3_client *c, CURL *h, struct s3_call *call, const 
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, xfer_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, xfer_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     if (strcmp(call->method, "PUT") == 0) {
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, xfer_read);
@@ -583,6 +615,7 @@ out:
     free(h_range);
     free(h_sha);
     free(h_date);
+    free(h_copy);
     return cc;
 }
 
@@ -640,7 +673,8 @@ static int s3_call_run(s3_client *c, struct s3_call *call)
         call->content_length = -1;
         free(call->err_code);
         free(call->err_message);
-        call->err_code = call->err_message = NULL;
+        free(call->version_id);
+        call->err_code = call->err_message = call->version_id = NULL;
 
         CURLcode cc = call_attempt(c, h, call, url, host, canonical_uri, payload_hash, &x,
                                    errbuf);
@@ -701,6 +735,7 @@ static void s3_call_clear(struct s3_call *call)
 {
     free(call->err_code);
     free(call->err_message);
+    free(call->version_id);
 }
 
 /* ------------------------------------------------------------- objects -- */
@@ -855,5 +890,255 @@ int s3_list_objects(s3_client *c, const char *prefix,
     free(token);
     rd_buf_free(&query);
     rd_buf_free(&body);
+    return rc;
+}
+
+/* ------------------------------------------------------------ versions -- */
+
+int s3_time_parse_ms(const char *text, int64_t *ms)
+{
+    int64_t seconds;
+    if (!text || rd_time_parse(text, &seconds) != 0)
+        return -1;
+    /* rd_time_parse validated the shape, so a fraction can only start right
+     * after "YYYY-MM-DDTHH:MM:SS". */
+    int64_t frac = 0;
+    if (text[19] == '.' || text[19] == ',') {
+        int digits = 0;
+        for (const char *p = text + 20; *p >= '0' && *p <= '9'; p++)
+            if (digits < 3) {
+                frac = frac * 10 + (*p - '0');
+                digits++;
+            }
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    *ms = seconds * 1000 + frac;
+    return 0;
+}
+
+void s3_version_list_free(s3_version_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].key);
+        free(l->v[i].version_id);
+        free(l->v[i].etag);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int version_entry(xmlNode *n, bool marker, s3_version_list *out)
+{
+    char *key = xml_child_text(n, "Key");
+    char *vid = xml_child_text(n, "VersionId");
+    char *latest = xml_child_text(n, "IsLatest");
+    char *lm = xml_child_text(n, "LastModified");
+    char *size = marker ? NULL : xml_child_text(n, "Size");
+    int rc = 0;
+    int64_t lm_ms = 0;
+    unsigned long long sz = 0;
+    if (!key || !*key || !vid || !*vid || !latest || !lm || s3_time_parse_ms(lm, &lm_ms) != 0 ||
+        (strcmp(latest, "true") != 0 && strcmp(latest, "false") != 0)) {
+        rc = rd_fail(RD_ENET, "s3 list versions: a %s without a valid Key, VersionId, IsLatest "
+                     "and LastModified", marker ? "DeleteMarker" : "Version");
+    } else if (!marker) {
+        char *end = NULL;
+        sz = size && *size && size[0] != '-' ? strtoull(size, &end, 10) : 0;
+        if (!end || *end)
+            rc = rd_fail(RD_ENET, "s3 list versions: version %s of %.200s has no valid Size",
+                         vid, key);
+    }
+    if (rc == 0) {
+        if (out->n == out->cap) {
+            out->cap = out->cap ? 2 * out->cap : 64;
+            out->v = rd_realloc(out->v, out->cap * sizeof *out->v);
+        }
+        s3_version *v = &out->v[out->n++];
+        *v = (s3_version){ .key = key, .version_id = vid,
+                           .etag = marker ? NULL : xml_child_text(n, "ETag"),
+                           .is_latest = strcmp(latest, "true") == 0, .delete_marker = marker,
+                           .last_modified_ms = lm_ms, .size = sz };
+        key = vid = NULL;
+    }
+    free(key);
+    free(vid);
+    free(latest);
+    free(lm);
+    free(size);
+    return rc;
+}
+
+int s3_list_versions_parse(const void *xml, size_t len, s3_version_list *out, char **next_key,
+                           char **next_version)
+{
+    *next_key = *next_version = NULL;
+    pthread_once(&s3_global_once, s3_global_init);
+    xmlDoc *doc = xml_parse(xml, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int rc = 0;
+    if (!root || strcmp((const char *)root->name, "ListVersionsResult") != 0) {
+        /* A server without versioning support often answers ?versions with
+         * an ordinary listing: say so rather than report no versions. */
+        rc = rd_fail(RD_ENET, "s3 list versions: the answer is not a ListVersionsResult%s%s",
+                     root ? " but a " : "", root ? (const char *)root->name : "");
+        goto out;
+    }
+    for (xmlNode *n = root->children; n && rc == 0; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)n->name, "Version") == 0)
+            rc = version_entry(n, false, out);
+        else if (strcmp((const char *)n->name, "DeleteMarker") == 0)
+            rc = version_entry(n, true, out);
+    }
+    if (rc == 0) {
+        char *trunc = xml_child_text(root, "IsTruncated");
+        if (trunc && strcmp(trunc, "true") == 0) {
+            *next_key = xml_child_text(root, "NextKeyMarker");
+            *next_version = xml_child_text(root, "NextVersionIdMarker");
+            if (!*next_key || !**next_key) {
+                free(*next_key);
+                free(*next_version);
+                *next_key = *next_version = NULL;
+                rc = rd_fail(RD_ENET, "s3 list versions: truncated answer without a "
+                             "NextKeyMarker");
+            } else if (*next_version && !**next_version) {
+                free(*next_version);
+                *next_version = NULL;
+            }
+        }
+        free(trunc);
+    }
+out:
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+int s3_list_object_versions(s3_client *c, const char *prefix, s3_version_list *out)
+{
+    char *key_marker = NULL, *version_marker = NULL;
+    rd_buf body = RD_BUF_INIT;
+    rd_buf query = RD_BUF_INIT;
+    int rc = 0;
+    do {
+        /* Canonical query: names sorted ("version-id-marker" < "versions"). */
+        rd_buf_reset(&query);
+        if (key_marker) {
+            rd_buf_append(&query, "key-marker=", 11);
+            s3_uri_encode(key_marker, false, &query);
+            rd_buf_append_u8(&query, '&');
+        }
+        rd_buf_append(&query, "prefix=", 7);
+        s3_uri_encode(prefix ? prefix : "", false, &query);
+        if (version_marker) {
+            rd_buf_append(&query, "&version-id-marker=", 19);
+            s3_uri_encode(version_marker, false, &query);
+        }
+        rd_buf_append(&query, "&versions=", 10);
+        rd_buf_append_u8(&query, '\0');
+
+        rd_buf_reset(&body);
+        struct s3_call call = { .method = "GET", .query = (const char *)query.data,
+                                .out = &body, .out_max = S3_LIST_BODY_MAX };
+        rc = s3_call_run(c, &call);
+        s3_call_clear(&call);
+        char *prev_key = key_marker, *prev_version = version_marker;
+        key_marker = version_marker = NULL;
+        if (rc == 0)
+            rc = s3_list_versions_parse(body.data, body.len, out, &key_marker, &version_marker);
+        /* A server that hands back the markers it was given would loop forever. */
+        if (rc == 0 && key_marker && prev_key && strcmp(key_marker, prev_key) == 0 &&
+            ((!version_marker && !prev_version) ||
+             (version_marker && prev_version && strcmp(version_marker, prev_version) == 0)))
+            rc = rd_fail(RD_ENET, "s3 list versions %s: %s repeats the same page marker",
+                         c->bucket, c->endpoint);
+        free(prev_key);
+        free(prev_version);
+    } while (rc == 0 && key_marker);
+    free(key_marker);
+    free(version_marker);
+    rd_buf_free(&query);
+    rd_buf_free(&body);
+    return rc;
+}
+
+int s3_delete_object_version(s3_client *c, const char *key, const char *version_id)
+{
+    rd_buf query = RD_BUF_INIT;
+    rd_buf_append(&query, "versionId=", 10);
+    s3_uri_encode(version_id, false, &query);
+    struct s3_call call = { .method = "DELETE", .key = key, .query = (const char *)query.data };
+    int rc = s3_call_run(c, &call);
+    s3_call_clear(&call);
+    rd_buf_free(&query);
+    return rc;
+}
+
+int s3_delete_object_marker(s3_client *c, const char *key, char **marker_version_id)
+{
+    *marker_version_id = NULL;
+    struct s3_call call = { .method = "DELETE", .key = key };
+    int rc = s3_call_run(c, &call);
+    if (rc == 0 && call.version_id) {
+        *marker_version_id = call.version_id;
+        call.version_id = NULL;
+    }
+    s3_call_clear(&call);
+    return rc;
+}
+
+int s3_copy_object_version(s3_client *c, const char *dst_key, const char *src_key,
+                           const char *version_id, uint64_t size, char **new_version_id)
+{
+    if (new_version_id)
+        *new_version_id = NULL;
+    if (size > S3_COPY_MAX_BYTES)
+        return rd_fail(RD_EUSAGE, "s3 copy %s/%s version %s: %llu bytes is more than the 5 GiB "
+                       "a single CopyObject can copy; a multipart copy (UploadPartCopy) is "
+                       "needed and radiant does not do it yet", c->bucket, src_key, version_id,
+                       (unsigned long long)size);
+    /* "/bucket/key?versionId=V": the key URL-encoded ('/' kept), as S3
+     * decodes it before looking the source up. */
+    rd_buf src = RD_BUF_INIT;
+    rd_buf_append_u8(&src, '/');
+    s3_uri_encode(c->bucket, false, &src);
+    rd_buf_append_u8(&src, '/');
+    s3_uri_encode(src_key, true, &src);
+    rd_buf_append(&src, "?versionId=", 11);
+    s3_uri_encode(version_id, false, &src);
+    rd_buf body = RD_BUF_INIT;
+    struct s3_call call = { .method = "PUT", .key = dst_key, .copy_source = (const char *)src.data,
+                            .out = &body, .out_max = S3_ERR_BODY_MAX };
+    int rc = s3_call_run(c, &call);
+    if (rc == 0) {
+        /* CopyObject can fail after the 200 status has been sent: the error
+         * is then the body ("Error") instead of a CopyObjectResult. */
+        xmlDoc *doc = xml_parse(body.data, body.len);
+        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+        if (root && strcmp((const char *)root->name, "Error") == 0) {
+            char *code = xml_child_text(root, "Code");
+            char *msg = xml_child_text(root, "Message");
+            one_line(code);
+            one_line(msg);
+            rc = rd_fail(RD_ENET, "s3 copy %s/%s version %s: %s: %.300s", c->bucket, src_key,
+                         version_id, code ? code : "Error", msg ? msg : "");
+            free(code);
+            free(msg);
+        } else if (!root || strcmp((const char *)root->name, "CopyObjectResult") != 0) {
+            rc = rd_fail(RD_ENET, "s3 copy %s/%s version %s: %s did not answer with a "
+                         "CopyObjectResult", c->bucket, src_key, version_id, c->endpoint);
+        }
+        xmlFreeDoc(doc);
+    }
+    if (rc == 0 && new_version_id && call.version_id) {
+        *new_version_id = call.version_id;
+        call.version_id = NULL;
+    }
+    s3_call_clear(&call);
+    rd_buf_free(&body);
+    rd_buf_free(&src);
     return rc;
 }
