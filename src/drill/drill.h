@@ -188,7 +188,8 @@ enum drill_verdict drill_verdict(double value_s, int64_t target_s, int64_t maxim
  * and the reason of a failure. A recovery that did not complete, a failed
  * runbook step, a lost write, a write that should not be there and an
  * integrity mismatch each make the drill FAILED whatever its times; a failed
- * recovery also unticks the checklist items that depend on it. Idempotent. */
+ * recovery also unticks the checklist items that depend on it. Puts the
+ * timeline in time order (stable). Idempotent. */
 void drill_evaluate(drill_result *r, const drill_targets *t);
 
 /* 0 for a drill that passed (within target or maximum); -RD_ECORRUPT with

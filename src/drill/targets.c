@@ -138,8 +138,23 @@ static void untick(drill_result *r, enum drill_check c, const char *why)
     r->checklist[c].note = rd_asprintf("not verified: %s", why);
 }
 
+/* Events recorded by several threads (workload, monitor, runbook) may
+ * arrive slightly out of order; the reports read the timeline in time order.
+ * Insertion sort: stable, and the list is nearly sorted already. */
+static void sort_events(drill_result *r)
+{
+    for (size_t i = 1; i < r->n_events; i++) {
+        drill_event e = r->events[i];
+        size_t j = i;
+        for (; j > 0 && r->events[j - 1].time_us > e.time_us; j--)
+            r->events[j] = r->events[j - 1];
+        r->events[j] = e;
+    }
+}
+
 void drill_evaluate(drill_result *r, const drill_targets *t)
 {
+    sort_events(r);
     r->targets = *t;
     r->rto_verdict = drill_verdict(r->rto_s, t->rto_target_s, t->rto_maximum_s);
     r->rpo_verdict = drill_verdict(r->rpo_s, t->rpo_target_s, t->rpo_maximum_s);

@@ -307,6 +307,23 @@ static void test_id_and_trend(void **state)
     assert_string_equal(drill_trend(NULL, 0), "unknown");
 }
 
+static void test_evaluate_sorts_timeline(void **state)
+{
+    (void)state;
+    drill_result *r = drill_result_new("az-failure", 0, true, T0);
+    drill_result_add_event(r, DRILL_EV_DETECTION, T0 + S(5), "late report of an early event");
+    drill_result_add_event(r, DRILL_EV_INJECTION, T0 + S(2), "kill primary");
+    drill_result_add_event(r, DRILL_EV_OTHER, T0 + S(5), "same time, recorded after");
+    drill_targets t;
+    drill_targets_default(&t);
+    drill_evaluate(r, &t);
+    assert_int_equal(r->events[0].kind, DRILL_EV_INJECTION);
+    assert_int_equal(r->events[1].kind, DRILL_EV_DETECTION);   /* stable for equal times */
+    assert_int_equal(r->events[2].kind, DRILL_EV_OTHER);
+    assert_true(r->finished_us == T0 + S(5));
+    drill_result_free(r);
+}
+
 /* ---------------------------------------------------------------- reports -- */
 
 static void test_json_fields(void **state)
@@ -598,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_evaluate_pass),
         cmocka_unit_test(test_evaluate_data_failures),
         cmocka_unit_test(test_evaluate_failed_recovery),
+        cmocka_unit_test(test_evaluate_sorts_timeline),
         cmocka_unit_test(test_id_and_trend),
         cmocka_unit_test(test_json_fields),
         cmocka_unit_test(test_markdown),
