@@ -69,6 +69,20 @@ static const char *const migrations[] = {
     "  id TEXT PRIMARY KEY,"
     "  secret TEXT NOT NULL,"
     "  created_us INTEGER NOT NULL);",
+    /* 5: disaster-recovery drills (src/drill): the columns history sorts and
+     * trends on, and the whole JSON report. rto_s and rpo_s are NULL when the
+     * recovery never completed. */
+    "CREATE TABLE drills ("
+    "  id TEXT PRIMARY KEY,"
+    "  scenario TEXT NOT NULL,"
+    "  started_us INTEGER NOT NULL,"
+    "  finished_us INTEGER NOT NULL,"
+    "  verdict TEXT NOT NULL,"
+    "  rto_s REAL,"
+    "  rpo_s REAL,"
+    "  lost INTEGER NOT NULL,"
+    "  json TEXT NOT NULL);"
+    "CREATE INDEX drills_scenario ON drills(scenario, started_us);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql)
