@@ -11,7 +11,7 @@
 #include "pg/pg.h"
 
 static const cli_group *const groups[] = { &cli_repo_group, &cli_db_group,
-                                            &cli_wal_group };
+                                            &cli_wal_group, &cli_runbook_group };
 
 int cli_config(cli_ctx *ctx, const rd_config **out)
 {

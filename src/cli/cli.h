@@ -37,6 +37,7 @@ typedef struct cli_group {
 extern const cli_group cli_repo_group;
 extern const cli_group cli_db_group;
 extern const cli_group cli_wal_group;
+extern const cli_group cli_runbook_group;
 
 /* For PostgreSQL work: loads the configuration and, when running as root,
  * becomes its run-as user for good (pgc_become_run_as). */
