@@ -291,6 +291,11 @@ int rb_execute(const rb_runbook *rb, const rb_args *args, const rb_env *env, rb_
         out->steps[i].description = rb->steps[i].description;
         out->steps[i].status = RB_PENDING;
     }
+    if ((rb->flags & RB_NEEDS_CONFIG) && !(env && env->cfg)) {
+        out->status = RB_FAILED;
+        out->rc = rd_fail(RD_EINTERNAL, "runbook %s needs the configuration", rb->name);
+        return out->rc;
+    }
     rb_context ctx = {
         .runbook = rb, .cfg = env ? env->cfg : NULL,
         .config_path = env ? env->config_path : NULL, .args = args,

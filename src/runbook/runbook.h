@@ -176,7 +176,8 @@ int rb_args_parse(const rb_runbook *rb, int argc, char *const argv[], rb_args *o
 /* Runs the steps in order and fills *out (cleared first; rb_run_clear it
  * afterwards in every case). Returns out->rc: 0, or the first failing step's
  * code with rd_error() "RUNBOOK, step NAME: message". args must have passed
- * rb_args_check. */
+ * rb_args_check. A runbook with RB_NEEDS_CONFIG and no env->cfg runs no step:
+ * -RD_EINTERNAL. */
 int rb_execute(const rb_runbook *rb, const rb_args *args, const rb_env *env, rb_run *out);
 
 /* ------------------------------------------------------------ registry -- */
