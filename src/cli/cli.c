@@ -12,7 +12,7 @@
 
 static const cli_group *const groups[] = { &cli_repo_group, &cli_db_group,
                                             &cli_wal_group, &cli_s3_group,
-                                            &cli_drill_group };
+                                            &cli_runbook_group, &cli_drill_group };
 
 int cli_config(cli_ctx *ctx, const rd_config **out)
 {

@@ -38,6 +38,7 @@ extern const cli_group cli_repo_group;
 extern const cli_group cli_db_group;
 extern const cli_group cli_wal_group;
 extern const cli_group cli_s3_group;
+extern const cli_group cli_runbook_group;
 extern const cli_group cli_drill_group;
 
 /* For PostgreSQL work: loads the configuration and, when running as root,

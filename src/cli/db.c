@@ -1288,36 +1288,6 @@ out:
 
 /* ----------------------------------------------------------------- wait -- */
 
-/* aws rds wait db-cluster-available: succeeds when the status is available
- * (and, here, the server answers); fails at once on a status it cannot leave
- * by itself (botocore waiters-2.json, DBClusterAvailable acceptors). */
-static int wait_available(rd_catalog *cat, const char *id, int64_t timeout_s)
-{
-    int64_t deadline = rd_mono_ns() + timeout_s * 1000000000;
-    char last[32] = "unknown";
-    for (;;) {
-        pgc_cluster *c = NULL;
-        int rc = pgc_cluster_get(cat, id, &c);
-        if (rc < 0)
-            return rc;
-        snprintf(last, sizeof last, "%s", c->status);
-        bool ready = strcmp(c->status, "available") == 0 && pgc_reachable(c);
-        bool dead = strcmp(c->status, "failed") == 0 || strcmp(c->status, "deleting") == 0;
-        pgc_cluster_free(c);
-        if (ready)
-            return 0;
-        if (dead)
-            return rd_fail(RD_EIO, "DB cluster %s is %s and will not become available; see "
-                           "'radiant db describe-events --source-identifier %s'", id, last, id);
-        if (rd_mono_ns() >= deadline)
-            break;
-        nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 }, NULL);
-    }
-    return rd_fail(RD_ENET, "DB cluster %s is not available after %lld s (status %s%s); raise "
-                   "--timeout or see describe-events", id, (long long)timeout_s, last,
-                   strcmp(last, "available") == 0 ? ", not accepting connections" : "");
-}
-
 static int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 {
     struct db_args a;
@@ -1334,7 +1304,7 @@ static int cmd_wait(cli_ctx *ctx, int argc, char **argv)
     if (rc == 0)
         rc = open_catalog(ctx, &cfg, &cat);
     if (rc == 0)
-        rc = wait_available(cat, a.id, a.timeout_s ? a.timeout_s : DEFAULT_WAIT_S);
+        rc = pgc_wait_available(cat, a.id, a.timeout_s ? a.timeout_s : DEFAULT_WAIT_S);
     rd_catalog_close(cat);
     return rc;
 }

@@ -342,6 +342,36 @@ int pgc_wait_ready(const pgc_cluster *c, int timeout_s)
                    "parameters");
 }
 
+/* aws rds wait db-cluster-available: succeeds when the status is available
+ * (and, here, the server answers); fails at once on a status it cannot leave
+ * by itself (botocore waiters-2.json, DBClusterAvailable acceptors). */
+int pgc_wait_available(rd_catalog *cat, const char *id, int64_t timeout_s)
+{
+    int64_t deadline = rd_mono_ns() + timeout_s * 1000000000;
+    char last[32] = "unknown";
+    for (;;) {
+        pgc_cluster *c = NULL;
+        int rc = pgc_cluster_get(cat, id, &c);
+        if (rc < 0)
+            return rc;
+        snprintf(last, sizeof last, "%s", c->status);
+        bool ready = strcmp(c->status, "available") == 0 && pgc_reachable(c);
+        bool dead = strcmp(c->status, "failed") == 0 || strcmp(c->status, "deleting") == 0;
+        pgc_cluster_free(c);
+        if (ready)
+            return 0;
+        if (dead)
+            return rd_fail(RD_EIO, "DB cluster %s is %s and will not become available; see "
+                           "'radiant db describe-events --source-identifier %s'", id, last, id);
+        if (rd_mono_ns() >= deadline)
+            break;
+        nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 }, NULL);
+    }
+    return rd_fail(RD_ENET, "DB cluster %s is not available after %lld s (status %s%s); raise "
+                   "--timeout or see describe-events", id, (long long)timeout_s, last,
+                   strcmp(last, "available") == 0 ? ", not accepting connections" : "");
+}
+
 /* --------------------------------------------------------- start, stop -- */
 
 void pgc_log_tail(const char *path, char *out, size_t len)

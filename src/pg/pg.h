@@ -102,6 +102,12 @@ char *pgc_conninfo(const pgc_cluster *c);
 bool pgc_reachable(const pgc_cluster *c);
 /* Waits until the cluster accepts connections, up to timeout_s; -RD_ENET. */
 int pgc_wait_ready(const pgc_cluster *c, int timeout_s);
+/* aws rds wait db-cluster-available: polls every half second until the
+ * catalog says available and the server accepts connections. -RD_EIO at once
+ * when the status is failed or deleting (it cannot leave them by itself),
+ * -RD_ENOENT when the cluster is unknown, -RD_ENET after timeout_s. Shared by
+ * `radiant db wait` and the database-recovery runbook. */
+int pgc_wait_available(rd_catalog *cat, const char *id, int64_t timeout_s);
 /* pg_ctl start / stop -m fast (-w -t 60), logging to STATE/clusters/ID/server.log.
  * Update c->status and the catalog row (starting -> available or failed,
  * stopping -> stopped) and record events. Starting a cluster that answers and
