@@ -588,7 +588,7 @@ $(mb "$DB_BYTES") MB in all databases, loaded in ${LOAD_SECS} s. pgbench -c $BEN
 and wrote $(mb "$WAL_BYTES") MB of WAL from the base backup to the target ($TARGET_ISO).
 "x faster" is pgBackRest's time divided by radiant's.
 
-| metric | radiant | pgBackRest $PGBR_VERSION | ratio | target | pass/fail |
+| metric | radiant | $PGBR_VERSION | ratio | target | pass/fail |
 |---|---|---|---|---|---|
 | (a) full backup, wall | ${R_FULL} s ($(mbs "$R_FULL_BYTES" "$R_FULL") MB/s of $(mb "$R_FULL_BYTES") MB, CPU ${R_FULL_CPU} s) | ${P_FULL} s ($(mbs "$P_FULL_BYTES" "$P_FULL") MB/s of $(mb "$P_FULL_BYTES") MB, CPU ${P_FULL_CPU} s) | $(ratio "$P_FULL" "$R_FULL")x faster | >= 1.5x | $(verdict "$P_FULL / $R_FULL >= 1.5") |
 | (a) full backup vs pgBackRest's copy phase | ${R_FULL} s | ${P_COPY} s ($P_COPY_MBS MB/s; start/stop $(awk -v a="$P_FULL" -v b="$P_COPY" 'BEGIN { printf "%.2f", a - b }') s) | $(ratio "$P_COPY" "$R_FULL")x faster | > 1x | $(verdict "$R_FULL < $P_COPY") |
