@@ -3,11 +3,12 @@
 #   make check    install dependencies, build, run every test (also under ASan+UBSan)
 #   make demo     install dependencies, build, run the demo
 #   make fuzz     build the libFuzzer targets and run each briefly
+#   make bench    repository benchmark (bench/repo.sh); make bench-pg: against pgBackRest (bench/pg.sh, as root)
 PYTEST  ?= /usr/bin/python3 -m pytest
 JOBS    ?= 2
 FUZZ_SECONDS ?= 10
 
-.PHONY: all build build-asan build-fuzz deps check check-unit check-integration check-asan fuzz demo bench clean
+.PHONY: all build build-asan build-fuzz deps check check-unit check-integration check-asan fuzz demo bench bench-pg clean
 
 all: build
 
@@ -52,6 +53,9 @@ demo: deps build
 
 bench: build
 	bench/repo.sh
+
+bench-pg: build
+	bench/pg.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
