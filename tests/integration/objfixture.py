@@ -108,7 +108,8 @@ class ObjStore:
 
     # ---------------------------------------------------------- clients --
     def client(self, secret=SECRET_KEY, style="path", endpoint=None, **config):
-        return boto3.client("s3", endpoint_url=endpoint or self.endpoint,
+        # a session per client: boto3's default session is not thread-safe
+        return boto3.session.Session().client("s3", endpoint_url=endpoint or self.endpoint,
                             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=secret,
                             region_name="us-east-1",
                             config=Config(s3={"addressing_style": style},
