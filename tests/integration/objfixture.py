@@ -87,6 +87,8 @@ class ObjStore:
                 self.proc.send_signal(sig)
             rc = self.proc.wait(timeout=60)
             self.proc = None
+            # under ASan (RADIANT_BIN=build-asan/radiant) a report fails the test
+            assert "Sanitizer" not in self.output(), self.output()[-5000:]
         return rc
 
     def once(self, env=None):
@@ -95,6 +97,7 @@ class ObjStore:
                             "--once"], capture_output=True, text=True, cwd=self.dir,
                            env=dict(os.environ, **(env or {})), timeout=300)
         assert p.returncode == 0, (p.returncode, p.stderr)
+        assert "Sanitizer" not in p.stderr, p.stderr[-5000:]
         return json.loads(p.stdout)["serve"]
 
     def close(self):
