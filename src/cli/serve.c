@@ -1,6 +1,7 @@
-/* radiant serve: runs the WAL receivers and the scheduler (automated backups
- * in each cluster's preferred window, retention) until stopped; --once runs
- * one pass of the scheduler. */
+/* radiant serve: runs the WAL receivers, the object store's S3 API and the
+ * scheduler (automated backups in each cluster's preferred window,
+ * retention, the object store's lifecycle) until stopped; --once runs one
+ * pass of the scheduler. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,20 +47,33 @@ int cli_serve(cli_ctx *ctx, int argc, char **argv)
     if (!once)
         return daemon_serve(cfg, (int)interval);
     daemon_pass_report r;
-    rc = daemon_pass(cfg, &r);
+    rc = daemon_pass(cfg, NULL, &r);
     if (rc < 0)
         return rc;
-    if (ctx->output == CLI_OUTPUT_JSON)
-        cli_print_json(json_pack("{s:{s:i,s:i,s:i,s:I,s:I}}", "serve", "clusters", r.clusters,
-                                 "backups_taken", r.backups_taken,
-                                 "backups_failed", r.backups_failed,
-                                 "backups_expired", (json_int_t)r.backups_expired,
-                                 "wal_expired", (json_int_t)r.wal_expired));
-    else
+    if (ctx->output == CLI_OUTPUT_JSON) {
+        json_t *o = json_pack("{s:i,s:i,s:i,s:I,s:I}", "clusters", r.clusters,
+                              "backups_taken", r.backups_taken,
+                              "backups_failed", r.backups_failed,
+                              "backups_expired", (json_int_t)r.backups_expired,
+                              "wal_expired", (json_int_t)r.wal_expired);
+        if (r.objstore)
+            json_object_set_new(o, "objstore", json_pack(
+                "{s:i,s:i,s:i,s:i}", "current_expired", r.sweep.current_expired,
+                "noncurrent_removed", r.sweep.noncurrent_removed,
+                "markers_removed", r.sweep.markers_removed,
+                "uploads_aborted", r.sweep.uploads_aborted));
+        cli_print_json(json_pack("{s:o}", "serve", o));
+    } else {
         printf("serve pass: %u cluster(s), %u automated backup(s) taken, %u failed, %llu "
                "expired, %llu WAL file(s) expired\n", r.clusters, r.backups_taken,
                r.backups_failed, (unsigned long long)r.backups_expired,
                (unsigned long long)r.wal_expired);
+        if (r.objstore)
+            printf("object store lifecycle: %u current version(s) expired, %u noncurrent "
+                   "version(s) removed, %u delete marker(s) removed, %u upload(s) aborted\n",
+                   r.sweep.current_expired, r.sweep.noncurrent_removed, r.sweep.markers_removed,
+                   r.sweep.uploads_aborted);
+    }
     return r.backups_failed ? rd_fail(RD_EIO, "%u automated backup(s) failed; see describe-events",
                                       r.backups_failed) : 0;
 }

@@ -228,8 +228,9 @@ static const char *check_value(const struct key_spec *k, const char *v)
                strlen(v) > 8 ? NULL : "an http:// or https:// URL";
     case V_HOSTPORT: {
         const char *colon = strrchr(v, ':');
-        return colon && colon != v && parse_int(colon + 1, &n) && n >= 1 && n <= 65535
-               ? NULL : "HOST:PORT";
+        /* Port 0 asks the kernel for a free port (tests; serve logs the one bound). */
+        return colon && colon != v && parse_int(colon + 1, &n) && n >= 0 && n <= 65535
+               ? NULL : "HOST:PORT (port 0 to 65535)";
     }
     }
     return "a valid value";

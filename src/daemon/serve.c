@@ -10,7 +10,9 @@
  *
  * Receivers (WAL streaming, src/pg/stream.c) are threads that follow the
  * catalog: one per available cluster, started and stopped within a second of
- * a change of status.
+ * a change of status. The object store's S3 server (src/objstore) runs its
+ * own threads from start to stop; the signals are blocked before it starts
+ * so that they inherit the mask and only this loop takes SIGTERM.
  */
 #include <errno.h>
 #include <signal.h>
@@ -53,7 +55,29 @@ static void backup_cluster(const rd_config *cfg, rd_catalog *cat, const pgc_clus
     report->backups_taken++;
 }
 
-int daemon_pass(const rd_config *cfg, daemon_pass_report *report)
+/* The object store's lifecycle (noncurrent versions, expired delete markers,
+ * abandoned uploads), as of the same clock the backups use. */
+static void sweep_objstore(const rd_config *cfg, os3_server *srv, int64_t now,
+                           daemon_pass_report *report)
+{
+    if (!srv && !rd_config_find(cfg, "objectstore", NULL) && rd_config_count(cfg, "bucket") == 0)
+        return;
+    int rc = srv ? os3_server_sweep(srv, now, &report->sweep)
+                 : os3_sweep_once(cfg, now, &report->sweep);
+    if (rc < 0) {
+        RD_ERROR("object store lifecycle sweep failed: %s", rd_error());
+        return;
+    }
+    report->objstore = true;
+    const os3_sweep_report *s = &report->sweep;
+    if (s->current_expired || s->noncurrent_removed || s->markers_removed || s->uploads_aborted)
+        RD_INFO("object store lifecycle: %u current version(s) expired, %u noncurrent "
+                "version(s) and %u delete marker(s) removed, %u upload(s) aborted",
+                s->current_expired, s->noncurrent_removed, s->markers_removed,
+                s->uploads_aborted);
+}
+
+int daemon_pass(const rd_config *cfg, os3_server *objstore, daemon_pass_report *report)
 {
     memset(report, 0, sizeof *report);
     rd_catalog *cat = NULL;
@@ -91,6 +115,7 @@ int daemon_pass(const rd_config *cfg, daemon_pass_report *report)
     }
     pgc_cluster_list_free(list, n);
     rd_catalog_close(cat);
+    sweep_objstore(cfg, objstore, now, report);
     return rc;
 }
 
@@ -166,6 +191,11 @@ int daemon_serve(const rd_config *cfg, int interval_s)
     int rc = pgc_catalog_open(cfg, &cat);
     if (rc < 0)
         return rc;
+    os3_server *objstore = NULL;
+    if (rd_config_find(cfg, "objectstore", NULL) && (rc = os3_server_start(cfg, &objstore)) < 0) {
+        rd_catalog_close(cat);
+        return rc;
+    }
     RD_INFO("radiant serve: a pass every %d s, WAL streaming of every available DB cluster; "
             "SIGTERM or SIGINT stops it", interval_s);
     struct receivers receivers = { NULL, 0 };
@@ -174,7 +204,7 @@ int daemon_serve(const rd_config *cfg, int interval_s)
         receivers_sync(cfg, cat, &receivers);
         if (rd_mono_ns() >= next_pass) {
             daemon_pass_report report;
-            if (daemon_pass(cfg, &report) < 0)
+            if (daemon_pass(cfg, objstore, &report) < 0)
                 RD_ERROR("serve pass failed: %s", rd_error());
             next_pass = rd_mono_ns() + (int64_t)interval_s * 1000000000;
         }
@@ -191,6 +221,7 @@ int daemon_serve(const rd_config *cfg, int interval_s)
         }
     }
     receivers_stop(&receivers);
+    os3_server_stop(objstore);
     rd_catalog_close(cat);
     return rc;
 }

@@ -37,6 +37,10 @@ typedef struct os3_sweep_report {
 /* Applies every bucket's lifecycle configuration as of now (rd_clock_now()
  * in serve's passes; tests move the clock, never sleep). */
 int os3_server_sweep(os3_server *s, int64_t now, os3_sweep_report *report);
+/* The same without a server (`radiant serve --once`): opens the store,
+ * applies the [bucket NAME] sections, sweeps and closes it. -RD_ELOCKED
+ * while a running server has the store open. */
+int os3_sweep_once(const rd_config *cfg, int64_t now, os3_sweep_report *report);
 
 /* -------------------------------------------------------- access keys -- */
 

@@ -494,7 +494,7 @@ static void test_bad_values(void **state)
         { "cluster c", "data-dir", "" },
         { "objectstore", "listen", "9000" },
         { "objectstore", "listen", ":9000" },
-        { "objectstore", "listen", "host:0" },
+        { "objectstore", "listen", "host:-1" },
         { "objectstore", "listen", "host:65536" },
         { "objectstore", "listen", "host:" },
         { "objectstore", "listen", "host:http" },
