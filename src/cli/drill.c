@@ -1,19 +1,23 @@
-/* radiant drill: the history of disaster-recovery drills kept in the catalog
- * and their reports (src/drill). Running a drill (`drill run`) belongs to the
- * orchestrator, which registers its command in the table at the end of this
- * file; until it exists the command is absent rather than a stub that fails. */
+/* radiant drill: running a disaster-recovery drill (`drill run`, the
+ * orchestrator in src/drill/run.c), the history of drills kept in the
+ * catalog and their reports (src/drill). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/catalog.h"
 #include "core/clock.h"
+#include "core/crypto.h"
+#include "core/fs.h"
 #include "core/error.h"
 #include "drill/drill.h"
+#include "pg/pg.h"
 
 #define HISTORY_DEFAULT_LIMIT 20
 /* Runs of a scenario the trend line looks at. */
@@ -305,6 +309,159 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+/* ----------------------------------------------------------------- run -- */
+
+enum { RUN_EPHEMERAL = 300, RUN_KEEP, RUN_YES, RUN_SEED, RUN_DURATION, RUN_REPORT_DIR,
+       RUN_CLUSTER, RUN_BUCKET };
+
+static const struct option run_options[] = {
+    { "ephemeral", no_argument, NULL, RUN_EPHEMERAL },
+    { "keep", no_argument, NULL, RUN_KEEP },
+    { "yes", no_argument, NULL, RUN_YES },
+    { "seed", required_argument, NULL, RUN_SEED },
+    { "duration", required_argument, NULL, RUN_DURATION },
+    { "report-dir", required_argument, NULL, RUN_REPORT_DIR },
+    { "db-cluster-identifier", required_argument, NULL, RUN_CLUSTER },
+    { "bucket", required_argument, NULL, RUN_BUCKET },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Outside a sandbox the drill works next to production: a person confirms. */
+static int confirm(const drill_run_options *o)
+{
+    if (!isatty(STDIN_FILENO))
+        return rd_fail(RD_EUSAGE, "radiant drill run: a drill without --ephemeral works on "
+                       "%s%s%s%s; confirm with --yes (no terminal to ask on)",
+                       o->db_cluster ? "DB cluster " : "", o->db_cluster ? o->db_cluster : "",
+                       o->db_cluster && o->bucket ? " and bucket " : o->bucket ? "bucket " : "",
+                       o->bucket ? o->bucket : "");
+    fprintf(stderr, "Drill %s on %s%s%s%s: it restores into a new cluster and works only in its "
+            "own schema and prefix, but it runs next to production. Continue? [y/N] ",
+            o->scenario, o->db_cluster ? "DB cluster " : "", o->db_cluster ? o->db_cluster : "",
+            o->db_cluster && o->bucket ? " and bucket " : o->bucket ? "bucket " : "",
+            o->bucket ? o->bucket : "");
+    char line[16] = "";
+    if (!fgets(line, sizeof line, stdin) || (line[0] != 'y' && line[0] != 'Y'))
+        return rd_fail(RD_EUSAGE, "radiant drill run: not confirmed; nothing was done");
+    return 0;
+}
+
+static int cmd_run(cli_ctx *ctx, int argc, char **argv)
+{
+    drill_run_options o = { .duration_s = DRILL_DEFAULT_DURATION_S };
+    bool yes = false, seed_given = false;
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":", run_options, NULL);
+        if (c == -1)
+            break;
+        if (c == '?')
+            return cli_usage("drill", "run", "unknown option '%s'", argv[optind - 1]);
+        if (c == ':')
+            return cli_usage("drill", "run", "option '%s' needs a value", argv[optind - 1]);
+        char *end;
+        switch (c) {
+        case RUN_EPHEMERAL: o.ephemeral = true; break;
+        case RUN_KEEP: o.keep = true; break;
+        case RUN_YES: yes = true; break;
+        case RUN_SEED:
+            errno = 0;
+            o.seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || errno || optarg[0] == '-')
+                return cli_usage("drill", "run", "--seed must be a number, not '%s'", optarg);
+            seed_given = true;
+            break;
+        case RUN_DURATION: {
+            int64_t s;
+            if (rd_duration_parse(optarg, &s) != 0 || s < 5 || s > 3600)
+                return cli_usage("drill", "run", "--duration must be 5 to 3600 seconds (90, "
+                                 "90s, 2m), not '%s'", optarg);
+            o.duration_s = (int)s;
+            break;
+        }
+        case RUN_REPORT_DIR: o.report_dir = optarg; break;
+        case RUN_CLUSTER: o.db_cluster = optarg; break;
+        case RUN_BUCKET: o.bucket = optarg; break;
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("drill", "run", "name one scenario (db-corruption or "
+                         "accidental-deletion), got %d argument(s)", argc - optind);
+    o.scenario = argv[optind];
+    if (o.keep && !o.ephemeral)
+        return cli_usage("drill", "run", "--keep applies to --ephemeral drills");
+    if (o.ephemeral && (o.db_cluster || o.bucket))
+        return cli_usage("drill", "run", "--ephemeral builds its own cluster and bucket; leave "
+                         "out --db-cluster-identifier and --bucket");
+    if (!seed_given) {
+        uint64_t s = 0;
+        rd_random_bytes(&s, sizeof s);
+        o.seed = s % 1000000;
+    }
+    char self[4096];
+    o.self = pgc_self_path(self, sizeof self);
+    o.config_path = ctx->config_path;
+    o.progress = ctx->output == CLI_OUTPUT_JSON ? stderr : stdout;
+    int rc = cli_config(ctx, &o.cfg);
+    if (rc == 0)
+        rc = drill_run_check(&o);
+    if (rc == 0 && !o.ephemeral && !yes)
+        rc = confirm(&o);
+    drill_result *r = NULL;
+    char *dir = NULL;
+    if (rc == 0)
+        rc = drill_run(&o, &r, &dir);
+    if (rc < 0 && drill_was_interrupted()) {
+        /* As a shell reports a command a signal ended: 128 + the signal. */
+        fprintf(stderr, "radiant: %s\n", rd_error());
+        exit(128 + drill_was_interrupted());
+    }
+    if (rc < 0)
+        return rc;
+    char *json = rd_path_join(dir, "report.json"), *md = rd_path_join(dir, "report.md"),
+         *html = rd_path_join(dir, "report.html"), *journal = rd_path_join(dir, "journal.jsonl");
+    if (ctx->output == CLI_OUTPUT_JSON) {
+        json_t *doc = NULL;
+        if (drill_report_json(r, &doc) == 0)
+            cli_print_json(json_pack("{s:o,s:{s:s,s:s,s:s,s:s}}", "Drill", doc, "Files",
+                                     "json", json, "markdown", md, "html", html, "journal",
+                                     journal));
+    } else {
+        char rto[32], rpo[32];
+        short_duration(r->rto_s, rto, sizeof rto);
+        short_duration(r->rpo_s, rpo, sizeof rpo);
+        printf("\n%-22s %-9s %-9s %6s  %s\n", "SCENARIO", "RTO", "RPO", "LOST", "VERDICT");
+        printf("%-22s %-9s %-9s %6llu  %s\n", r->scenario, rto, rpo,
+               (unsigned long long)r->writes_lost, drill_verdict_title(r->verdict));
+        if (r->failure_reason)
+            printf("reason: %s\n", r->failure_reason);
+        printf("\nreport: %s\n        %s\n        %s\njournal: %s\n", html, md, json, journal);
+    }
+    fflush(stdout);
+    free(json);
+    free(md);
+    free(html);
+    free(journal);
+    free(dir);
+    rc = drill_result_status(r);
+    drill_result_free(r);
+    return rc;
+}
+
+static int cmd_cleanup(cli_ctx *ctx, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        return cli_usage("drill", "cleanup", "unexpected argument '%s'", argv[1]);
+    int n = drill_cleanup(ctx->output == CLI_OUTPUT_JSON ? stderr : stdout);
+    if (ctx->output == CLI_OUTPUT_JSON)
+        cli_print_json(json_pack("{s:i}", "SandboxesRemoved", n));
+    else
+        printf("%d sandbox%s removed\n", n, n == 1 ? "" : "es");
+    return 0;
+}
+
 static const cli_command drill_commands[] = {
     { "history", "past drills with their RTO, RPO and verdict, and the trend per scenario",
       "[--scenario NAME] [--limit N]\n\n"
@@ -322,10 +479,31 @@ static const cli_command drill_commands[] = {
       "  --format F        json, markdown or html\n"
       "  --report-dir DIR  write the three files into DIR (created when missing)\n",
       cmd_report },
-    /* `drill run` (the orchestrator: sandbox, workload, fault injection,
-     * runbooks) goes here when it lands; it builds a drill_result, then
-     * drill_evaluate, drill_save, drill_report_write and exits with
-     * drill_result_status (src/drill/drill.h). */
+    { "run", "run a drill: fault, runbook recovery, RTO/RPO measured against a journal",
+      "db-corruption|accidental-deletion [--ephemeral [--keep]] [--seed N] [--duration S]\n"
+      "       [--report-dir DIR] [--db-cluster-identifier ID] [--bucket B] [--yes]\n\n"
+      "A workload writes (transactions, uploads) and journals each write; at a moment drawn\n"
+      "from the seed the fault is injected; the scenario's runbook recovers; RTO (injection\n"
+      "to a verified read and an accepted write) and RPO (injection to the newest write\n"
+      "present afterwards) are measured, every journaled write is checked, and the report\n"
+      "(JSON, Markdown, HTML, journal.jsonl) is written and recorded in the catalog.\n"
+      "  db-corruption        a table dropped, rows deleted; database-recovery to the second\n"
+      "                       before\n"
+      "  accidental-deletion  every object under a prefix deleted; object-recovery\n"
+      "  --ephemeral          a sandbox of its own in /tmp/radiant-drill-*: cluster,\n"
+      "                       repository, radiant serve with a versioned bucket; removed after\n"
+      "  --keep               leave the sandbox running (`radiant drill cleanup` removes it)\n"
+      "  --seed N             replay a drill: same payloads, keys and fault moment\n"
+      "  --duration S         of the workload (default 20 s)\n"
+      "  --report-dir DIR     default STATE/drills/ID of the configuration\n"
+      "  --db-cluster-identifier ID, --bucket B  without --ephemeral: what to drill on;\n"
+      "                       it restores into a new cluster and uses its own schema and\n"
+      "                       prefix radiant-drill/ID/ (asks unless --yes)\n"
+      "Exit 0 when within the targets, 6 when FAILED, 128+signal when interrupted.\n",
+      cmd_run },
+    { "cleanup", "stop and remove the sandboxes of drills no longer running (kept ones too)",
+      "\n\nStops the processes a sandbox recorded and its PostgreSQL clusters, removes the\n"
+      "directory; a sandbox whose drill is running is left alone.\n", cmd_cleanup },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/buf.h"
 #include "core/catalog.h"
@@ -233,5 +234,45 @@ int drill_get(rd_catalog *cat, const char *id, char **json);
  * "steady", or "unknown" with fewer than two measured runs. The newest run
  * is compared with the mean of the ones before it; 5% either way is steady. */
 const char *drill_trend(const double *values, size_t n);
+
+/* --------------------------------------------------------------- run -- */
+
+/* `radiant drill run` (run.c): a fault injected into a system under a
+ * journaled workload, recovered through a runbook, measured against the
+ * journal. See run.c for the state machine. */
+typedef struct drill_run_options {
+    const char *scenario;         /* drill_scenario_names() */
+    const rd_config *cfg;         /* the main configuration (required) */
+    const char *config_path;      /* its path */
+    const char *self;             /* the radiant binary, for the children */
+    bool ephemeral;               /* a sandbox of its own */
+    bool keep;                    /* ephemeral: leave the sandbox running */
+    uint64_t seed;
+    int duration_s;               /* of the workload */
+    const char *report_dir;       /* NULL: STATE/drills/ID of cfg */
+    const char *db_cluster;       /* not ephemeral: the source cluster */
+    const char *bucket;           /* not ephemeral: the bucket */
+    FILE *progress;               /* a line per phase; may be NULL */
+} drill_run_options;
+
+#define DRILL_DEFAULT_DURATION_S 20
+
+/* The scenarios `drill run` knows, in the order help lists them. */
+const char *const *drill_scenario_names(size_t *n);
+/* Checks what can be checked before anything is built (scenario, the
+ * non-ephemeral cluster or bucket, the report directory): -RD_EUSAGE,
+ * -RD_ENOENT (4) or -RD_EIO naming the culprit. */
+int drill_run_check(const drill_run_options *o);
+/* Runs the drill. Returns 0 with *out (evaluated, saved in cfg's catalog,
+ * its reports and journal.jsonl written to *report_dir, which is new) once a
+ * drill ran, passed or FAILED (drill_result_status tells); -RD_E* without a
+ * result when it could not start or was interrupted (SIGINT, SIGTERM: then
+ * everything it built is removed and nothing is recorded). */
+int drill_run(const drill_run_options *o, drill_result **out, char **report_dir);
+/* The signal that interrupted the last drill_run, 0 when none. */
+int drill_was_interrupted(void);
+/* Stops and removes the sandboxes of drills that are no longer running,
+ * kept ones included (`radiant drill cleanup`); the number removed. */
+int drill_cleanup(FILE *progress);
 
 #endif
