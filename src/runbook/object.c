@@ -159,7 +159,7 @@ static int step_list(rb_context *ctx)
     rb_output_int(ctx, "Versions", (int64_t)c.versions);
     rb_output_int(ctx, "DeleteMarkers", (int64_t)c.markers);
     rb_output_int(ctx, "Keys", (int64_t)c.keys);
-    rb_output_int(ctx, "DeletedKeys", (int64_t)c.deleted);
+    rb_output_int(ctx, "LatestDeleteMarkers", (int64_t)c.deleted);
     rb_message(ctx, "%zu version%s and %zu delete marker%s of %zu key%s under s3://%s/%s; "
                "%zu key%s deleted (a delete marker is the latest)", c.versions,
                c.versions == 1 ? "" : "s", c.markers, c.markers == 1 ? "" : "s", c.keys,

@@ -112,7 +112,7 @@ def test_undelete_prefix(store):
     assert out["Mode"] == "undelete" and out["Bucket"] == BUCKET and out["Prefix"] == "u/"
     assert out["Endpoint"] == store.endpoint and out["Versioning"] == "Enabled"
     assert out["Versions"] == 11 and out["DeleteMarkers"] == 7
-    assert out["Keys"] == 7 and out["DeletedKeys"] == 6
+    assert out["Keys"] == 7 and out["LatestDeleteMarkers"] == 6
     assert out["ToUndelete"] == 5 and out["Skipped"] == 1
     assert out["Undeleted"] == 5
     assert out["UndeletedKeys"] == ", ".join("u/f%d" % i for i in range(5))
