@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/catalog.h"
 #include "core/error.h"
@@ -27,6 +28,14 @@ int cli_config(cli_ctx *ctx, const rd_config **out)
     }
     *out = ctx->cfg;
     return 0;
+}
+
+int cli_config_optional(cli_ctx *ctx, const rd_config **out)
+{
+    *out = NULL;
+    if (!ctx->cfg && access(ctx->config_path, F_OK) != 0)
+        return 0;
+    return cli_config(ctx, out);
 }
 
 int cli_become_run_as(cli_ctx *ctx)

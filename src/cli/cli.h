@@ -46,6 +46,10 @@ extern const cli_group cli_drill_group;
 int cli_become_run_as(cli_ctx *ctx);
 /* Loads the configuration once; -RD_ECONFIG when it is missing or invalid. */
 int cli_config(cli_ctx *ctx, const rd_config **out);
+/* The configuration only when its file exists (*out NULL otherwise), for
+ * commands that also work on a machine without one (S3 recovery against
+ * another endpoint); a file that exists but is invalid is still an error. */
+int cli_config_optional(cli_ctx *ctx, const rd_config **out);
 /* Returns -RD_EUSAGE with "radiant GROUP CMD: message; see 'radiant help GROUP CMD'". */
 int cli_usage(const char *group, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -147,10 +147,14 @@ static int cmd_run(cli_ctx *ctx, int argc, char **argv)
         rc = cli_become_run_as(ctx);
     if (rc == 0 && (rb->flags & (RB_NEEDS_CONFIG | RB_POSTGRES)))
         rc = cli_config(ctx, &env.cfg);
+    else if (rc == 0 && (rb->flags & RB_OPTIONAL_CONFIG))
+        rc = cli_config_optional(ctx, &env.cfg);
     if (rc == 0 && env.cfg) {
         /* restore_command and archive_command run from the data directory. */
         config_path = realpath(ctx->config_path, NULL);
         env.config_path = config_path ? config_path : ctx->config_path;
+    } else if (rc == 0) {
+        env.config_path = ctx->config_path;   /* named in messages */
     }
     if (rc == 0) {
         rb_run run;
@@ -178,13 +182,14 @@ static const cli_command runbook_commands[] = {
       "'radiant runbook list' names the runbooks, 'radiant runbook describe NAME' shows\n"
       "the options and steps of one. For example:\n"
       "  radiant runbook run database-recovery --source-db-cluster-identifier ID\n"
-      "      [--restore-to-time TIME | --use-latest-restorable-time] [--db-cluster-identifier NEW]",
+      "      [--restore-to-time TIME | --use-latest-restorable-time] [--db-cluster-identifier NEW]\n"
+      "  radiant runbook run object-recovery --bucket B --prefix P [--time T] [--dry-run]",
       cmd_run },
     { NULL, NULL, NULL, NULL },
 };
 
 const cli_group cli_runbook_group = {
-    "runbook", "recovery runbooks run as timed steps (database-recovery)",
+    "runbook", "recovery runbooks run as timed steps (database-recovery, object-recovery)",
     runbook_commands,
     false,   /* `run` drops to the run-as user itself, for runbooks doing PostgreSQL work */
 };

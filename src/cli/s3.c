@@ -20,8 +20,6 @@
 #include "pg/pg.h"
 #include "s3client/s3client.h"
 
-#define DEFAULT_REGION "us-east-1"
-
 /* ------------------------------------------------------------ options -- */
 
 struct s3_args {
@@ -86,146 +84,28 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
     return 0;
 }
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 /* ---------------------------------------------------------- endpoint -- */
 
-struct target {
-    char *endpoint;
-    char *access_key_id;
-    char *secret;
-    const char *region;
-};
-
-static void target_free(struct target *t)
-{
-    free(t->endpoint);
-    free(t->access_key_id);
-    if (t->secret)
-        explicit_bzero(t->secret, strlen(t->secret));
-    free(t->secret);
-}
-
-/* The configuration, only when it is there: recovery against another
- * endpoint must work on a machine without a radiant configuration. A file
- * that exists but is invalid is still an error. */
-static const rd_config *optional_config(cli_ctx *ctx, int *rc)
-{
-    const rd_config *cfg = NULL;
-    *rc = 0;
-    if (!ctx->cfg && access(ctx->config_path, F_OK) != 0)
-        return NULL;
-    *rc = cli_config(ctx, &cfg);
-    return *rc < 0 ? NULL : cfg;
-}
-
-/* http://HOST:PORT of [objectstore] listen; a wildcard address is reached
- * over loopback. */
-static char *own_endpoint(const rd_config *cfg)
-{
-    const rd_config_section *os = cfg ? rd_config_find(cfg, "objectstore", NULL) : NULL;
-    const char *listen = os ? rd_config_get(os, "listen") : NULL;
-    if (!listen)
-        return NULL;
-    const char *colon = strrchr(listen, ':');
-    if (!colon)
-        return rd_asprintf("http://%s", listen);
-    size_t hostlen = (size_t)(colon - listen);
-    if ((hostlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0) || hostlen == 0)
-        return rd_asprintf("http://127.0.0.1%s", colon);
-    if (hostlen == 4 && strncmp(listen, "[::]", 4) == 0)
-        return rd_asprintf("http://[::1]%s", colon);
-    return rd_asprintf("http://%s", listen);
-}
-
-/* The secret of a radiant access key: [access-key ID] of the configuration,
- * else the catalog (keys of create-access-key). */
-static int radiant_secret(const rd_config *cfg, const char *id, char **secret)
-{
-    char buf[4096];
-    rd_catalog *cat = NULL;
-    int rc = 0;
-    if (!rd_config_find(cfg, "access-key", id))
-        rc = pgc_catalog_open(cfg, &cat);
-    if (rc == 0)
-        rc = os3_access_key_secret(cfg, cat, id, buf, sizeof buf);
-    rd_catalog_close(cat);
-    if (rc == 0)
-        *secret = rd_strdup(buf);
-    explicit_bzero(buf, sizeof buf);
-    return rc;
-}
-
-/* Endpoint: --endpoint-url, $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else
- * radiant's own server ([objectstore] listen). Credentials: --access-key-id
- * (its secret from $AWS_SECRET_ACCESS_KEY, else radiant's keys), else
- * $AWS_ACCESS_KEY_ID + $AWS_SECRET_ACCESS_KEY as the aws CLI, else, for
- * radiant's own server, the first [access-key] of the configuration. */
+/* The endpoint and credentials (os3_target_resolve, shared with the
+ * object-recovery runbook). The configuration only when it is there:
+ * recovery against another endpoint must work on a machine without one. */
 static int resolve_target(cli_ctx *ctx, const char *cmd, const struct s3_args *a,
-                          struct target *t)
+                          os3_target *t)
 {
     memset(t, 0, sizeof *t);
-    int rc;
-    const rd_config *cfg = optional_config(ctx, &rc);
+    const rd_config *cfg;
+    int rc = cli_config_optional(ctx, &cfg);
     if (rc < 0)
         return rc;
-    bool own = false;
-    const char *ep = a->endpoint ? a->endpoint : env("AWS_ENDPOINT_URL_S3");
-    if (!ep)
-        ep = env("AWS_ENDPOINT_URL");
-    if (ep) {
-        t->endpoint = rd_strdup(ep);
-    } else {
-        t->endpoint = own_endpoint(cfg);
-        own = t->endpoint != NULL;
-        if (!own)
-            return cli_usage("s3", cmd, "no S3 endpoint: give --endpoint-url URL (or set "
-                             "AWS_ENDPOINT_URL), or configure [objectstore] listen in %s",
-                             ctx->config_path);
+    os3_target_args ta = { .endpoint_url = a->endpoint, .access_key_id = a->access_key_id,
+                           .region = a->region };
+    rc = os3_target_resolve(cfg, ctx->config_path, &ta, t);
+    if (rc < 0 && t->hint) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", rd_error());
+        rc = cli_usage("s3", cmd, "%s", msg);
     }
-    t->region = a->region ? a->region : env("AWS_REGION");
-    if (!t->region)
-        t->region = env("AWS_DEFAULT_REGION");
-    if (!t->region)
-        t->region = DEFAULT_REGION;
-
-    const char *env_id = env("AWS_ACCESS_KEY_ID"), *env_secret = env("AWS_SECRET_ACCESS_KEY");
-    if (a->access_key_id) {
-        t->access_key_id = rd_strdup(a->access_key_id);
-        /* The environment's secret belongs to the environment's key id. */
-        if (env_secret && (!env_id || strcmp(env_id, a->access_key_id) == 0)) {
-            t->secret = rd_strdup(env_secret);
-            return 0;
-        }
-        if (!cfg)
-            return rd_fail(RD_EUSAGE, "no secret for access key %s: set AWS_SECRET_ACCESS_KEY "
-                           "(no radiant configuration at %s to look it up in)",
-                           a->access_key_id, ctx->config_path);
-        rc = radiant_secret(cfg, a->access_key_id, &t->secret);
-        if (rc == -RD_ENOENT)
-            return rd_fail(RD_ENOENT, "no secret for access key %s: it is neither a radiant "
-                           "access key nor given in AWS_SECRET_ACCESS_KEY", a->access_key_id);
-        return rc;
-    }
-    if (env_id || env_secret) {
-        if (!env_id || !env_secret)
-            return rd_fail(RD_EUSAGE, "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                           "or neither");
-        t->access_key_id = rd_strdup(env_id);
-        t->secret = rd_strdup(env_secret);
-        return 0;
-    }
-    const rd_config_section *key = own ? rd_config_at(cfg, "access-key", 0) : NULL;
-    if (!key)
-        return cli_usage("s3", cmd, "no credentials: give --access-key-id ID or set "
-                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY%s",
-                         own ? " (the configuration has no [access-key ID] section)" : "");
-    t->access_key_id = rd_strdup(rd_config_section_name(key));
-    return radiant_secret(cfg, t->access_key_id, &t->secret);
+    return rc;
 }
 
 /* Connects and lists every version under the prefix. */
@@ -238,16 +118,11 @@ static int load_versions(cli_ctx *ctx, const char *cmd, const struct s3_args *a,
     if (!a->prefix)
         return cli_usage("s3", cmd, "--prefix P is required (--prefix \"\" for the whole "
                          "bucket)");
-    struct target t;
+    os3_target t;
     int rc = resolve_target(ctx, cmd, a, &t);
-    if (rc == 0) {
-        s3_client_options o = { .endpoint = t.endpoint, .region = t.region,
-                                .bucket = a->bucket, .access_key_id = t.access_key_id,
-                                .secret_access_key = t.secret, .path_style = true,
-                                .verify_tls = !a->no_verify_ssl, .timeout_seconds = 60 };
-        rc = s3_client_new(&o, client);
-    }
-    target_free(&t);
+    if (rc == 0)
+        rc = os3_target_client(&t, a->bucket, !a->no_verify_ssl, client);
+    os3_target_free(&t);
     if (rc == 0) {
         rc = s3_list_object_versions(*client, a->prefix, l);
         if (rc < 0)
@@ -257,34 +132,6 @@ static int load_versions(cli_ctx *ctx, const char *cmd, const struct s3_args *a,
         s3_client_free(*client);
         *client = NULL;
     }
-    return rc;
-}
-
-/* After the report: one error naming the keys that failed; the exit code is
- * that of the first failure. */
-static int failures(const s3_plan *p, size_t failed)
-{
-    if (!failed)
-        return 0;
-    rd_buf msg = RD_BUF_INIT;
-    int code = 0;
-    size_t shown = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        const s3_plan_item *it = &p->items[i];
-        if (it->result >= 0)
-            continue;
-        if (!code)
-            code = -it->result;
-        if (shown++ < 3) {
-            char *part = rd_asprintf("%s%s (%s)", shown > 1 ? "; " : "", it->key, it->error);
-            rd_buf_append(&msg, part, strlen(part));
-            free(part);
-        }
-    }
-    rd_buf_append_u8(&msg, '\0');
-    int rc = rd_fail(code, "%zu of %zu action(s) failed: %s%s", failed, p->n,
-                     (const char *)msg.data, failed > 3 ? "; ..." : "");
-    rd_buf_free(&msg);
     return rc;
 }
 
@@ -359,7 +206,7 @@ static int cmd_undelete(cli_ctx *ctx, int argc, char **argv)
         if (p.n == 0)
             printf("nothing to undelete under s3://%s/%s\n", a.bucket, a.prefix);
     }
-    rc = failures(&p, failed);
+    rc = failed ? s3_plan_result(&p) : 0;
     s3_plan_free(&p);
     s3_version_list_free(&l);
     s3_client_free(c);
@@ -422,7 +269,7 @@ static int cmd_restore_to_time(cli_ctx *ctx, int argc, char **argv)
         printf("%zu key%s unchanged since %s\n", p.unchanged, p.unchanged == 1 ? "" : "s",
                a.time);
     }
-    rc = failures(&p, failed);
+    rc = failed ? s3_plan_result(&p) : 0;
     s3_plan_free(&p);
     s3_version_list_free(&l);
     s3_client_free(c);

@@ -49,16 +49,46 @@ char *rd_strdup(const char *s)
     return d;
 }
 
+char *rd_vasprintf(const char *fmt, va_list ap)
+{
+    char *out = NULL;
+    if (vasprintf(&out, fmt, ap) < 0)
+        rd_oom();
+    return out;
+}
+
 char *rd_asprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *out = NULL;
-    int n = vasprintf(&out, fmt, ap);
+    char *out = rd_vasprintf(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        rd_oom();
     return out;
+}
+
+void rd_buf_puts(rd_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    rd_buf_reserve(b, n + 1);
+    memcpy(b->data + b->len, s, n + 1);
+    b->len += n;
+}
+
+void rd_buf_putc(rd_buf *b, char c)
+{
+    rd_buf_reserve(b, 2);
+    b->data[b->len++] = (uint8_t)c;
+    b->data[b->len] = '\0';
+}
+
+void rd_buf_printf(rd_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = rd_vasprintf(fmt, ap);
+    va_end(ap);
+    rd_buf_puts(b, text);
+    free(text);
 }
 
 bool rd_str_starts_with(const char *s, const char *prefix)

@@ -4,6 +4,7 @@
 #ifndef RD_CORE_BUF_H
 #define RD_CORE_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,11 @@ typedef struct rd_buf {
 void rd_buf_free(rd_buf *b);
 void rd_buf_reset(rd_buf *b);
 void rd_buf_reserve(rd_buf *b, size_t extra);
+/* Text appenders: they keep the buffer NUL-terminated (the NUL not counted
+ * in len), so b->data can be used as a string while it is built. */
+void rd_buf_puts(rd_buf *b, const char *s);
+void rd_buf_putc(rd_buf *b, char c);
+void rd_buf_printf(rd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Gives an empty buffer cap bytes aligned to 4096, for direct I/O. Growing it
  * later keeps the data but not the alignment. */
 void rd_buf_reserve_aligned(rd_buf *b, size_t cap);
@@ -64,6 +70,7 @@ void *rd_calloc(size_t n, size_t size);
 void *rd_realloc(void *p, size_t n);
 char *rd_strdup(const char *s);
 char *rd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *rd_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 bool rd_str_starts_with(const char *s, const char *prefix);
 
 #endif

@@ -280,16 +280,16 @@ static void md_text(rd_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '|': drill_buf_puts(b, "\\|"); break;
-        case '\\': drill_buf_puts(b, "\\\\"); break;
-        case '<': drill_buf_puts(b, "&lt;"); break;
-        case '>': drill_buf_puts(b, "&gt;"); break;
-        case '&': drill_buf_puts(b, "&amp;"); break;
+        case '|': rd_buf_puts(b, "\\|"); break;
+        case '\\': rd_buf_puts(b, "\\\\"); break;
+        case '<': rd_buf_puts(b, "&lt;"); break;
+        case '>': rd_buf_puts(b, "&gt;"); break;
+        case '&': rd_buf_puts(b, "&amp;"); break;
         case '*': case '_': case '`': case '[': case ']':
-            drill_buf_printf(b, "\\%c", *s);
+            rd_buf_printf(b, "\\%c", *s);
             break;
-        case '\n': case '\r': drill_buf_puts(b, " "); break;
-        default: drill_buf_putc(b, *s);
+        case '\n': case '\r': rd_buf_puts(b, " "); break;
+        default: rd_buf_putc(b, *s);
         }
     }
 }
@@ -321,7 +321,7 @@ static void md_metric(rd_buf *b, const char *name, double v, int64_t target, int
     drill_fmt_duration(v, got, sizeof got);
     drill_fmt_duration((double)target, t, sizeof t);
     drill_fmt_duration((double)maximum, m, sizeof m);
-    drill_buf_printf(b, "| %s | %s | %s | %s | %s |\n", name, got, t, m,
+    rd_buf_printf(b, "| %s | %s | %s | %s | %s |\n", name, got, t, m,
                      drill_verdict_title(verdict));
 }
 
@@ -329,43 +329,43 @@ int drill_report_markdown(const drill_result *r, rd_buf *b)
 {
     char t1[48], t2[48];
     int64_t origin = timeline_origin(r);
-    drill_buf_puts(b, "# DR drill ");
+    rd_buf_puts(b, "# DR drill ");
     md_text(b, r->id);
-    drill_buf_puts(b, "\n\n");
-    drill_buf_printf(b, "**Verdict: %s**", drill_verdict_title(r->verdict));
+    rd_buf_puts(b, "\n\n");
+    rd_buf_printf(b, "**Verdict: %s**", drill_verdict_title(r->verdict));
     if (r->failure_reason) {
-        drill_buf_puts(b, " — ");
+        rd_buf_puts(b, " — ");
         md_text(b, r->failure_reason);
     }
-    drill_buf_puts(b, "\n\n## Summary\n\n| | |\n|---|---|\n| Drill | ");
+    rd_buf_puts(b, "\n\n## Summary\n\n| | |\n|---|---|\n| Drill | ");
     md_text(b, r->id);
-    drill_buf_puts(b, " |\n| Scenario | ");
+    rd_buf_puts(b, " |\n| Scenario | ");
     md_text(b, r->scenario);
-    drill_buf_printf(b, " |\n| Seed | %llu |\n| Mode | %s |\n", (unsigned long long)r->seed,
+    rd_buf_printf(b, " |\n| Seed | %llu |\n| Mode | %s |\n", (unsigned long long)r->seed,
                      mode_text(r));
     short_time(r->started_us, t1, sizeof t1);
     short_time(r->finished_us, t2, sizeof t2);
-    drill_buf_printf(b, "| Started | %s |\n| Finished | %s |\n", t1, t2);
-    drill_buf_printf(b, "| Recovered | %s |\n", r->recovered ? "yes" : "no");
-    drill_buf_printf(b, "| Writes acknowledged | %llu |\n| Acknowledged writes lost | %llu |\n"
+    rd_buf_printf(b, "| Started | %s |\n| Finished | %s |\n", t1, t2);
+    rd_buf_printf(b, "| Recovered | %s |\n", r->recovered ? "yes" : "no");
+    rd_buf_printf(b, "| Writes acknowledged | %llu |\n| Acknowledged writes lost | %llu |\n"
                      "| Writes present that should not be | %llu |\n"
                      "| Integrity mismatches | %llu |\n\n",
                      (unsigned long long)r->writes_acknowledged,
                      (unsigned long long)r->writes_lost, (unsigned long long)r->writes_extra,
                      (unsigned long long)r->integrity_mismatches);
 
-    drill_buf_puts(b, "## Recovery objectives\n\n| Metric | Measured | Target | Maximum | "
+    rd_buf_puts(b, "## Recovery objectives\n\n| Metric | Measured | Target | Maximum | "
                       "Verdict |\n|---|---|---|---|---|\n");
     md_metric(b, "RTO", r->rto_s, r->targets.rto_target_s, r->targets.rto_maximum_s,
               r->rto_verdict);
     md_metric(b, "RPO", r->rpo_s, r->targets.rpo_target_s, r->targets.rpo_maximum_s,
               r->rpo_verdict);
 
-    drill_buf_puts(b, "\n## Runbook steps\n\n");
+    rd_buf_puts(b, "\n## Runbook steps\n\n");
     if (!r->n_steps)
-        drill_buf_puts(b, "No runbook step ran.\n");
+        rd_buf_puts(b, "No runbook step ran.\n");
     else
-        drill_buf_puts(b, "| # | Step | Status | Start | Duration | Message |\n"
+        rd_buf_puts(b, "| # | Step | Status | Start | Duration | Message |\n"
                           "|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < r->n_steps; i++) {
         const drill_step *s = &r->steps[i];
@@ -375,45 +375,45 @@ int drill_report_markdown(const drill_result *r, rd_buf *b)
         else
             snprintf(dur, sizeof dur, "never finished");
         offset_text(s->start_us, origin, t1, sizeof t1);
-        drill_buf_printf(b, "| %zu | ", i + 1);
+        rd_buf_printf(b, "| %zu | ", i + 1);
         md_text(b, s->name);
-        drill_buf_printf(b, " | %s | %s | %s | ", drill_step_status_name(s->status), t1, dur);
+        rd_buf_printf(b, " | %s | %s | %s | ", drill_step_status_name(s->status), t1, dur);
         md_text(b, s->message);
-        drill_buf_puts(b, " |\n");
+        rd_buf_puts(b, " |\n");
     }
 
-    drill_buf_puts(b, "\n## Timeline\n\n| Time | Offset | Event | Label |\n|---|---|---|---|\n");
+    rd_buf_puts(b, "\n## Timeline\n\n| Time | Offset | Event | Label |\n|---|---|---|---|\n");
     for (size_t i = 0; i < r->n_events; i++) {
         const drill_event *e = &r->events[i];
         short_time(e->time_us, t1, sizeof t1);
         offset_text(e->time_us, origin, t2, sizeof t2);
-        drill_buf_printf(b, "| %s | %s | %s | ", t1, t2, drill_event_kind_name(e->kind));
+        rd_buf_printf(b, "| %s | %s | %s | ", t1, t2, drill_event_kind_name(e->kind));
         md_text(b, e->label);
-        drill_buf_puts(b, " |\n");
+        rd_buf_puts(b, " |\n");
     }
 
     if (r->n_observations) {
-        drill_buf_puts(b, "\n## Observations\n\n| Observation | Value |\n|---|---|\n");
+        rd_buf_puts(b, "\n## Observations\n\n| Observation | Value |\n|---|---|\n");
         for (size_t i = 0; i < r->n_observations; i++) {
-            drill_buf_puts(b, "| ");
+            rd_buf_puts(b, "| ");
             md_text(b, r->observations[i].name);
-            drill_buf_puts(b, " | ");
+            rd_buf_puts(b, " | ");
             md_text(b, r->observations[i].value);
-            drill_buf_puts(b, " |\n");
+            rd_buf_puts(b, " |\n");
         }
     }
 
-    drill_buf_puts(b, "\n## DR test checklist\n\nAn item is ticked only when this drill "
+    rd_buf_puts(b, "\n## DR test checklist\n\nAn item is ticked only when this drill "
                       "verified it.\n\n");
     for (int c = 0; c < DRILL_CHECK_COUNT; c++) {
         const drill_check_item *it = &r->checklist[c];
-        drill_buf_printf(b, "- [%c] %s", it->verified ? 'x' : ' ',
+        rd_buf_printf(b, "- [%c] %s", it->verified ? 'x' : ' ',
                          drill_check_title((enum drill_check)c));
         if (it->note) {
-            drill_buf_puts(b, " — ");
+            rd_buf_puts(b, " — ");
             md_text(b, it->note);
         }
-        drill_buf_puts(b, "\n");
+        rd_buf_puts(b, "\n");
     }
     return 0;
 }
@@ -424,12 +424,12 @@ static void html_text(rd_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': drill_buf_puts(b, "&amp;"); break;
-        case '<': drill_buf_puts(b, "&lt;"); break;
-        case '>': drill_buf_puts(b, "&gt;"); break;
-        case '"': drill_buf_puts(b, "&quot;"); break;
-        case '\'': drill_buf_puts(b, "&#39;"); break;
-        default: drill_buf_putc(b, *s);
+        case '&': rd_buf_puts(b, "&amp;"); break;
+        case '<': rd_buf_puts(b, "&lt;"); break;
+        case '>': rd_buf_puts(b, "&gt;"); break;
+        case '"': rd_buf_puts(b, "&quot;"); break;
+        case '\'': rd_buf_puts(b, "&#39;"); break;
+        default: rd_buf_putc(b, *s);
         }
     }
 }
@@ -498,24 +498,24 @@ static void svg_timeline(rd_buf *b, const drill_result *r)
     int height = SVG_TOP + (int)rows * SVG_ROW + SVG_AXIS;
     int bottom = SVG_TOP + (int)rows * SVG_ROW;
 
-    drill_buf_printf(b, "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
+    rd_buf_printf(b, "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
                         "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
                         "aria-label=\"Drill timeline\">\n", SVG_W, height, SVG_W, height);
     /* grid and time axis, offsets from the injection */
-    drill_buf_printf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+    rd_buf_printf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
                      SVG_LEFT, bottom, SVG_W - SVG_RIGHT, bottom);
     for (int k = 0; k <= 5; k++) {
         int64_t t = sp.t0 + (sp.t1 - sp.t0) * k / 5;
         double x = svg_x(&sp, t);
         char off[48];
         offset_text(t, origin, off, sizeof off);
-        drill_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
+        rd_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
                             "y2=\"%d\"/>\n<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s"
                             "</text>\n", x, SVG_TOP - 6, x, bottom, x, bottom + 18, off);
     }
     /* one bar per runbook step */
     if (!r->n_steps)
-        drill_buf_printf(b, "<text x=\"%d\" y=\"%d\">no runbook step ran</text>\n", 8,
+        rd_buf_printf(b, "<text x=\"%d\" y=\"%d\">no runbook step ran</text>\n", 8,
                          SVG_TOP + 17);
     for (size_t i = 0; i < r->n_steps; i++) {
         const drill_step *s = &r->steps[i];
@@ -535,18 +535,18 @@ static void svg_timeline(rd_buf *b, const drill_result *r)
         } else {
             snprintf(name, sizeof name, "%s", s->name);
         }
-        drill_buf_printf(b, "<text x=\"8\" y=\"%d\">", y + 17);
+        rd_buf_printf(b, "<text x=\"8\" y=\"%d\">", y + 17);
         html_text(b, name);
-        drill_buf_printf(b, "</text>\n<rect class=\"step step-%s\" x=\"%.1f\" y=\"%d\" "
+        rd_buf_printf(b, "</text>\n<rect class=\"step step-%s\" x=\"%.1f\" y=\"%d\" "
                             "width=\"%.1f\" height=\"%d\" rx=\"3\"><title>",
                          drill_step_status_name(s->status), x0, y + 4, w, SVG_ROW - 8);
         html_text(b, s->name);
-        drill_buf_printf(b, " (%s)", drill_step_status_name(s->status));
+        rd_buf_printf(b, " (%s)", drill_step_status_name(s->status));
         if (s->message) {
-            drill_buf_puts(b, ": ");
+            rd_buf_puts(b, ": ");
             html_text(b, s->message);
         }
-        drill_buf_puts(b, "</title></rect>\n");
+        rd_buf_puts(b, "</title></rect>\n");
     }
     /* markers: injection, detection, recovered and other events, their
      * labels staggered on two lines so neighbours do not overwrite each other */
@@ -558,23 +558,23 @@ static void svg_timeline(rd_buf *b, const drill_result *r)
         const char *kind = drill_event_kind_name(e->kind);
         double x = svg_x(&sp, e->time_us);
         int ly = nth++ % 2 ? 34 : 16;
-        drill_buf_printf(b, "<g class=\"event event-%s\"><line class=\"marker marker-%s\" "
+        rd_buf_printf(b, "<g class=\"event event-%s\"><line class=\"marker marker-%s\" "
                             "x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/><text class=\"m-%s\" "
                             "x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text><title>",
                          kind, kind, x, ly + 4, x, bottom, kind, x, ly, kind);
         html_text(b, e->label);
-        drill_buf_puts(b, "</title></g>\n");
+        rd_buf_puts(b, "</title></g>\n");
     }
-    drill_buf_puts(b, "</svg>\n");
+    rd_buf_puts(b, "</svg>\n");
 }
 
 static void html_row(rd_buf *b, const char *head, const char *value)
 {
-    drill_buf_puts(b, "<tr><th>");
+    rd_buf_puts(b, "<tr><th>");
     html_text(b, head);
-    drill_buf_puts(b, "</th><td>");
+    rd_buf_puts(b, "</th><td>");
     html_text(b, value);
-    drill_buf_puts(b, "</td></tr>\n");
+    rd_buf_puts(b, "</td></tr>\n");
 }
 
 static void html_metric(rd_buf *b, const char *name, double v, int64_t target, int64_t maximum,
@@ -584,7 +584,7 @@ static void html_metric(rd_buf *b, const char *name, double v, int64_t target, i
     drill_fmt_duration(v, got, sizeof got);
     drill_fmt_duration((double)target, t, sizeof t);
     drill_fmt_duration((double)maximum, m, sizeof m);
-    drill_buf_printf(b, "<tr id=\"metric-%s\"><th>%s</th><td>%s</td><td>%s</td><td>%s</td>"
+    rd_buf_printf(b, "<tr id=\"metric-%s\"><th>%s</th><td>%s</td><td>%s</td><td>%s</td>"
                         "<td class=\"v-%s\">%s</td></tr>\n", name, name, got, t, m,
                      drill_verdict_name(verdict), drill_verdict_title(verdict));
 }
@@ -593,36 +593,36 @@ int drill_report_html(const drill_result *r, rd_buf *b)
 {
     char t1[48], t2[48], num[32];
     int64_t origin = timeline_origin(r);
-    drill_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    rd_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                       "<title>DR drill ");
     html_text(b, r->id);
-    drill_buf_printf(b, " — %s</title>\n<style>%s</style>\n</head>\n<body>\n<h1>DR drill ",
+    rd_buf_printf(b, " — %s</title>\n<style>%s</style>\n</head>\n<body>\n<h1>DR drill ",
                      drill_verdict_title(r->verdict), html_css);
     html_text(b, r->id);
-    drill_buf_puts(b, "</h1>\n<p class=\"sub\">Scenario <strong>");
+    rd_buf_puts(b, "</h1>\n<p class=\"sub\">Scenario <strong>");
     html_text(b, r->scenario);
     short_time(r->started_us, t1, sizeof t1);
-    drill_buf_printf(b, "</strong>, started %s</p>\n", t1);
-    drill_buf_printf(b, "<div id=\"verdict\" class=\"v-%s\">%s</div>\n",
+    rd_buf_printf(b, "</strong>, started %s</p>\n", t1);
+    rd_buf_printf(b, "<div id=\"verdict\" class=\"v-%s\">%s</div>\n",
                      drill_verdict_name(r->verdict), drill_verdict_title(r->verdict));
     if (r->failure_reason) {
-        drill_buf_puts(b, "<p id=\"failure-reason\">");
+        rd_buf_puts(b, "<p id=\"failure-reason\">");
         html_text(b, r->failure_reason);
-        drill_buf_puts(b, "</p>\n");
+        rd_buf_puts(b, "</p>\n");
     }
 
-    drill_buf_puts(b, "<h2>Recovery objectives</h2>\n<table id=\"objectives\"><tr><th>Metric"
+    rd_buf_puts(b, "<h2>Recovery objectives</h2>\n<table id=\"objectives\"><tr><th>Metric"
                       "</th><th>Measured</th><th>Target</th><th>Maximum</th><th>Verdict</th>"
                       "</tr>\n");
     html_metric(b, "RTO", r->rto_s, r->targets.rto_target_s, r->targets.rto_maximum_s,
                 r->rto_verdict);
     html_metric(b, "RPO", r->rpo_s, r->targets.rpo_target_s, r->targets.rpo_maximum_s,
                 r->rpo_verdict);
-    drill_buf_puts(b, "</table>\n<h2>Timeline</h2>\n");
+    rd_buf_puts(b, "</table>\n<h2>Timeline</h2>\n");
     svg_timeline(b, r);
 
-    drill_buf_puts(b, "<h2>Summary</h2>\n<table id=\"summary\">\n");
+    rd_buf_puts(b, "<h2>Summary</h2>\n<table id=\"summary\">\n");
     html_row(b, "Drill", r->id);
     html_row(b, "Scenario", r->scenario);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->seed);
@@ -640,13 +640,13 @@ int drill_report_html(const drill_result *r, rd_buf *b)
     html_row(b, "Writes present that should not be", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->integrity_mismatches);
     html_row(b, "Integrity mismatches", num);
-    drill_buf_puts(b, "</table>\n");
+    rd_buf_puts(b, "</table>\n");
 
-    drill_buf_puts(b, "<h2>Runbook steps</h2>\n");
+    rd_buf_puts(b, "<h2>Runbook steps</h2>\n");
     if (!r->n_steps)
-        drill_buf_puts(b, "<p>No runbook step ran.</p>\n");
+        rd_buf_puts(b, "<p>No runbook step ran.</p>\n");
     else
-        drill_buf_puts(b, "<table id=\"steps\"><tr><th>#</th><th>Step</th><th>Status</th>"
+        rd_buf_puts(b, "<table id=\"steps\"><tr><th>#</th><th>Step</th><th>Status</th>"
                           "<th>Start</th><th>Duration</th><th>Message</th></tr>\n");
     for (size_t i = 0; i < r->n_steps; i++) {
         const drill_step *s = &r->steps[i];
@@ -656,53 +656,53 @@ int drill_report_html(const drill_result *r, rd_buf *b)
         else
             snprintf(dur, sizeof dur, "never finished");
         offset_text(s->start_us, origin, t2, sizeof t2);
-        drill_buf_printf(b, "<tr><td>%zu</td><td>", i + 1);
+        rd_buf_printf(b, "<tr><td>%zu</td><td>", i + 1);
         html_text(b, s->name);
-        drill_buf_printf(b, "</td><td class=\"s-%s\">%s</td><td>%s</td><td>%s</td><td>",
+        rd_buf_printf(b, "</td><td class=\"s-%s\">%s</td><td>%s</td><td>%s</td><td>",
                          drill_step_status_name(s->status), drill_step_status_name(s->status),
                          t2, dur);
         html_text(b, s->message);
-        drill_buf_puts(b, "</td></tr>\n");
+        rd_buf_puts(b, "</td></tr>\n");
     }
     if (r->n_steps)
-        drill_buf_puts(b, "</table>\n");
+        rd_buf_puts(b, "</table>\n");
 
-    drill_buf_puts(b, "<h2>Events</h2>\n<table id=\"events\"><tr><th>Time</th><th>Offset"
+    rd_buf_puts(b, "<h2>Events</h2>\n<table id=\"events\"><tr><th>Time</th><th>Offset"
                       "</th><th>Event</th><th>Label</th></tr>\n");
     for (size_t i = 0; i < r->n_events; i++) {
         const drill_event *e = &r->events[i];
         short_time(e->time_us, t1, sizeof t1);
         offset_text(e->time_us, origin, t2, sizeof t2);
-        drill_buf_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>", t1, t2,
+        rd_buf_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>", t1, t2,
                          drill_event_kind_name(e->kind));
         html_text(b, e->label);
-        drill_buf_puts(b, "</td></tr>\n");
+        rd_buf_puts(b, "</td></tr>\n");
     }
-    drill_buf_puts(b, "</table>\n");
+    rd_buf_puts(b, "</table>\n");
 
     if (r->n_observations) {
-        drill_buf_puts(b, "<h2>Observations</h2>\n<table id=\"observations\">\n");
+        rd_buf_puts(b, "<h2>Observations</h2>\n<table id=\"observations\">\n");
         for (size_t i = 0; i < r->n_observations; i++)
             html_row(b, r->observations[i].name, r->observations[i].value);
-        drill_buf_puts(b, "</table>\n");
+        rd_buf_puts(b, "</table>\n");
     }
 
-    drill_buf_puts(b, "<h2>DR test checklist</h2>\n<p class=\"note\">An item is ticked only "
+    rd_buf_puts(b, "<h2>DR test checklist</h2>\n<p class=\"note\">An item is ticked only "
                       "when this drill verified it.</p>\n<ul id=\"checklist\" "
                       "class=\"checklist\">\n");
     for (int c = 0; c < DRILL_CHECK_COUNT; c++) {
         const drill_check_item *it = &r->checklist[c];
-        drill_buf_printf(b, "<li class=\"%s\">%s %s", it->verified ? "done" : "open",
+        rd_buf_printf(b, "<li class=\"%s\">%s %s", it->verified ? "done" : "open",
                          it->verified ? "&#9745;" : "&#9744;",
                          drill_check_title((enum drill_check)c));
         if (it->note) {
-            drill_buf_puts(b, " <span class=\"note\">— ");
+            rd_buf_puts(b, " <span class=\"note\">— ");
             html_text(b, it->note);
-            drill_buf_puts(b, "</span>");
+            rd_buf_puts(b, "</span>");
         }
-        drill_buf_puts(b, "</li>\n");
+        rd_buf_puts(b, "</li>\n");
     }
-    drill_buf_puts(b, "</ul>\n</body>\n</html>\n");
+    rd_buf_puts(b, "</ul>\n</body>\n</html>\n");
     return 0;
 }
 
@@ -753,8 +753,8 @@ int drill_report_write(const drill_result *r, const char *dir, drill_report_path
         rc = rd_fail(RD_EINTERNAL, "drill %s: cannot serialise the JSON report", r->id);
     if (rc == 0) {
         rd_buf js = RD_BUF_INIT;
-        drill_buf_puts(&js, text);
-        drill_buf_puts(&js, "\n");
+        rd_buf_puts(&js, text);
+        rd_buf_puts(&js, "\n");
         rc = write_one(dir, "report.json", js.data, js.len, &p.json);
         rd_buf_free(&js);
     }

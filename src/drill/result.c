@@ -188,9 +188,6 @@ void drill_result_fail(drill_result *r, const char *fmt, ...)
         return;   /* the first failure is the cause; later ones follow from it */
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        rd_oom();
+    r->failure = rd_vasprintf(fmt, ap);
     va_end(ap);
-    r->failure = msg;
 }

@@ -94,14 +94,12 @@ static void reason_add(rd_buf *b, const char *fmt, ...) __attribute__((format(pr
 static void reason_add(rd_buf *b, const char *fmt, ...)
 {
     if (b->len)
-        drill_buf_puts(b, "; ");
+        rd_buf_puts(b, "; ");
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        rd_oom();
+    char *msg = rd_vasprintf(fmt, ap);
     va_end(ap);
-    drill_buf_puts(b, msg);
+    rd_buf_puts(b, msg);
     free(msg);
 }
 
@@ -198,7 +196,7 @@ void drill_evaluate(drill_result *r, const drill_targets *t)
     free(r->failure_reason);
     r->failure_reason = NULL;
     if (overall == DRILL_FAILED) {
-        drill_buf_puts(&why, "");   /* NUL-terminates even when empty */
+        rd_buf_puts(&why, "");   /* NUL-terminates even when empty */
         r->failure_reason = why.len ? rd_strdup((const char *)why.data)
                                     : rd_strdup("the drill failed");
     }
@@ -301,29 +299,5 @@ int drill_parse_time_us(const char *text, int64_t *us)
     return 0;
 }
 
-void drill_buf_puts(rd_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    rd_buf_reserve(b, n + 1);
-    memcpy(b->data + b->len, s, n + 1);   /* keeps the text NUL-terminated */
-    b->len += n;
-}
 
-void drill_buf_putc(rd_buf *b, char c)
-{
-    rd_buf_reserve(b, 2);
-    b->data[b->len++] = (uint8_t)c;
-    b->data[b->len] = '\0';
-}
 
-void drill_buf_printf(rd_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        rd_oom();
-    va_end(ap);
-    drill_buf_puts(b, msg);
-    free(msg);
-}

@@ -105,8 +105,14 @@ struct MHD_Response *os3_error_response(os3_req *r, enum os3_error e, const char
  * adds headers and queues it with os3_queue. */
 struct MHD_Response *os3_response(os3_req *r, const void *body, size_t len);
 int os3_queue(os3_req *r, unsigned status, struct MHD_Response *resp);
-/* A finished XML document with status 200. */
+/* A finished XML document (w is freed): as a response to add headers to,
+ * or sent at once with status 200. */
+struct MHD_Response *os3_xml_response(os3_req *r, os3_xmlw *w);
 int os3_send_xml(os3_req *r, os3_xmlw *w);
+/* Adds header (x-amz-version-id, x-amz-copy-source-version-id) unless the
+ * version is empty or "null": S3 names no version of unversioned writes. */
+void os3_add_version_header(struct MHD_Response *resp, const char *header,
+                            const char *version_id);
 int os3_send_empty(os3_req *r, unsigned status);
 
 /* ---- encoding ---- */

@@ -12,6 +12,7 @@
 
 #include "core/catalog.h"
 #include "core/config.h"
+#include "s3client/s3client.h"
 
 /* ------------------------------------------------------------- server -- */
 
@@ -67,5 +68,48 @@ int os3_access_key_list(const rd_config *cfg, rd_catalog *cat, os3_access_key **
  * catalog; -RD_ENOENT when unknown. What the server's SigV4 check calls. */
 int os3_access_key_secret(const rd_config *cfg, rd_catalog *cat, const char *id, char *secret,
                           size_t len);
+
+/* ------------------------------------------------- client endpoints -- */
+
+/* The S3 endpoint and credentials a radiant command acting as a client uses
+ * (`radiant s3 undelete`/`restore-to-time`, the object-recovery runbook):
+ * one resolution for all of them (src/objstore/target.c, docs/cli.md
+ * "radiant s3", ENDPOINT). */
+typedef struct os3_target_args {
+    const char *endpoint_url;      /* --endpoint-url; NULL when not given */
+    const char *access_key_id;     /* --access-key-id; NULL when not given */
+    const char *region;            /* --region; NULL when not given */
+} os3_target_args;
+
+typedef struct os3_target {
+    char *endpoint;                /* "http://127.0.0.1:9000" */
+    char *access_key_id;
+    char *secret;                  /* wiped by os3_target_free */
+    char *region;
+    bool own;                      /* radiant's own server ([objectstore] listen) */
+    bool hint;                     /* the failure was a missing endpoint or credentials:
+                                      a usage error the CLI points to its help for */
+} os3_target;
+
+/* Endpoint: a->endpoint_url, $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else
+ * radiant's own server (os3_own_endpoint). Region: a->region, $AWS_REGION,
+ * $AWS_DEFAULT_REGION, else us-east-1. Credentials: a->access_key_id (its
+ * secret from $AWS_SECRET_ACCESS_KEY when $AWS_ACCESS_KEY_ID is unset or the
+ * same id, else radiant's own keys), else $AWS_ACCESS_KEY_ID +
+ * $AWS_SECRET_ACCESS_KEY, else, for radiant's own server, the first
+ * [access-key] of the configuration. cfg may be NULL (no configuration on
+ * this machine); config_path names it in messages. Empty variables count as
+ * unset. -RD_EUSAGE when there is no endpoint or no credentials, -RD_ENOENT
+ * for an --access-key-id radiant does not know. os3_target_free *t in every
+ * case. */
+int os3_target_resolve(const rd_config *cfg, const char *config_path, const os3_target_args *a,
+                       os3_target *t);
+void os3_target_free(os3_target *t);
+/* http://HOST:PORT of [objectstore] listen (a wildcard address is reached
+ * over loopback); NULL when cfg is NULL or has none. Caller frees. */
+char *os3_own_endpoint(const rd_config *cfg);
+/* A path-style client of bucket at t (60 s per request). */
+int os3_target_client(const os3_target *t, const char *bucket, bool verify_tls,
+                      s3_client **out);
 
 #endif

@@ -56,14 +56,8 @@ int os3_op_upload_part_copy(os3_req *r)
     os3_xmlw_begin(&w, "CopyPartResult");
     os3_xmlw_time(&w, "LastModified", res.mtime_us);
     os3_xmlw_text(&w, "ETag", res.etag);
-    rd_buf doc = { 0 };
-    os3_xmlw_finish(&w, &doc);
-    os3_xmlw_free(&w);
-    struct MHD_Response *resp = os3_response(r, doc.data, doc.len);
-    rd_buf_free(&doc);
-    MHD_add_response_header(resp, "Content-Type", "application/xml");
-    if (res.source_version_id[0] && strcmp(res.source_version_id, OS3_NULL_VERSION) != 0)
-        MHD_add_response_header(resp, "x-amz-copy-source-version-id", res.source_version_id);
+    struct MHD_Response *resp = os3_xml_response(r, &w);
+    os3_add_version_header(resp, "x-amz-copy-source-version-id", res.source_version_id);
     return os3_queue(r, 200, resp);
 }
 
@@ -95,14 +89,8 @@ int os3_op_complete_upload(os3_req *r)
     os3_xmlw_text(&w, "Bucket", r->bucket);
     os3_xmlw_text(&w, "Key", r->key);
     os3_xmlw_text(&w, "ETag", res.etag);
-    rd_buf doc = { 0 };
-    os3_xmlw_finish(&w, &doc);
-    os3_xmlw_free(&w);
-    struct MHD_Response *resp = os3_response(r, doc.data, doc.len);
-    rd_buf_free(&doc);
-    MHD_add_response_header(resp, "Content-Type", "application/xml");
-    if (res.version_id[0] && strcmp(res.version_id, OS3_NULL_VERSION) != 0)
-        MHD_add_response_header(resp, "x-amz-version-id", res.version_id);
+    struct MHD_Response *resp = os3_xml_response(r, &w);
+    os3_add_version_header(resp, "x-amz-version-id", res.version_id);
     return os3_queue(r, 200, resp);
 }
 

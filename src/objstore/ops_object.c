@@ -93,8 +93,7 @@ static void add_object_headers(os3_req *r, struct MHD_Response *resp, const os3_
     MHD_add_response_header(resp, "Last-Modified", date);
     MHD_add_response_header(resp, "ETag", o->etag);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-    if (o->version_id[0] && strcmp(o->version_id, OS3_NULL_VERSION) != 0)
-        MHD_add_response_header(resp, "x-amz-version-id", o->version_id);
+    os3_add_version_header(resp, "x-amz-version-id", o->version_id);
     const os3_meta *m = &o->meta;
     struct { const char *header, *param, *value; } std[] = {
         { "Content-Type", "response-content-type",
@@ -165,8 +164,7 @@ int os3_op_put_finish(os3_req *r)
         return os3_send_rc(r, rc);
     struct MHD_Response *resp = os3_response(r, NULL, 0);
     MHD_add_response_header(resp, "ETag", res.etag);
-    if (res.version_id[0] && strcmp(res.version_id, OS3_NULL_VERSION) != 0)
-        MHD_add_response_header(resp, "x-amz-version-id", res.version_id);
+    os3_add_version_header(resp, "x-amz-version-id", res.version_id);
     return os3_queue(r, 200, resp);
 }
 
@@ -390,15 +388,8 @@ int os3_op_copy_object(os3_req *r)
     os3_xmlw_begin(&w, "CopyObjectResult");
     os3_xmlw_time(&w, "LastModified", res.mtime_us);
     os3_xmlw_text(&w, "ETag", res.etag);
-    rd_buf doc = { 0 };
-    os3_xmlw_finish(&w, &doc);
-    os3_xmlw_free(&w);
-    struct MHD_Response *resp = os3_response(r, doc.data, doc.len);
-    rd_buf_free(&doc);
-    MHD_add_response_header(resp, "Content-Type", "application/xml");
-    if (res.version_id[0] && strcmp(res.version_id, OS3_NULL_VERSION) != 0)
-        MHD_add_response_header(resp, "x-amz-version-id", res.version_id);
-    if (res.source_version_id[0] && strcmp(res.source_version_id, OS3_NULL_VERSION) != 0)
-        MHD_add_response_header(resp, "x-amz-copy-source-version-id", res.source_version_id);
+    struct MHD_Response *resp = os3_xml_response(r, &w);
+    os3_add_version_header(resp, "x-amz-version-id", res.version_id);
+    os3_add_version_header(resp, "x-amz-copy-source-version-id", res.source_version_id);
     return os3_queue(r, 200, resp);
 }

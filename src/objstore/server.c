@@ -252,7 +252,7 @@ int os3_send_rc(os3_req *r, int rc)
     return os3_send_error(r, e, rd_error());
 }
 
-int os3_send_xml(os3_req *r, os3_xmlw *w)
+struct MHD_Response *os3_xml_response(os3_req *r, os3_xmlw *w)
 {
     rd_buf doc = { 0 };
     os3_xmlw_finish(w, &doc);
@@ -260,7 +260,19 @@ int os3_send_xml(os3_req *r, os3_xmlw *w)
     MHD_add_response_header(resp, "Content-Type", "application/xml");
     rd_buf_free(&doc);
     os3_xmlw_free(w);
-    return os3_queue(r, 200, resp);
+    return resp;
+}
+
+int os3_send_xml(os3_req *r, os3_xmlw *w)
+{
+    return os3_queue(r, 200, os3_xml_response(r, w));
+}
+
+void os3_add_version_header(struct MHD_Response *resp, const char *header,
+                            const char *version_id)
+{
+    if (version_id[0] && strcmp(version_id, OS3_NULL_VERSION) != 0)
+        MHD_add_response_header(resp, header, version_id);
 }
 
 int os3_send_empty(os3_req *r, unsigned status)

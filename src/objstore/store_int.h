@@ -141,4 +141,10 @@ char *os3__upload_dir(const os3_store *st, const char *upload_id);
  * NULL when there is none (all 0xff). */
 char *os3__prefix_successor(const char *p);
 
+/* Under the lock: the multipart upload's row (OS3_RC_NO_SUCH_UPLOAD when
+ * there is none, OS3_RC_NO_SUCH_BUCKET), its metadata read into meta when
+ * not NULL. */
+int os3__upload_find(os3_store *st, const char *bucket, const char *key, const char *upload_id,
+                     os3_meta *meta);
+
 #endif

@@ -313,6 +313,39 @@ static int scan_marker_key(os3_store *st, scan *sc, const char *sql, const char 
     return rc;
 }
 
+/* A listing that pages by key, then by an id within the marker key
+ * (ListObjectVersions' version-id-marker, ListMultipartUploads'
+ * upload-id-marker): its SQL. */
+struct paged_sql {
+    const char *seq_of_id;           /* seq of (bucket ?, key ?, id ?) */
+    const char *rest_of_marker_key;  /* ?1 bucket, ?2 key, ?3 seq: entries after the id */
+    const char *after_key;           /* ?1 bucket, ?2 key: entries of later keys */
+    const char *from_key;            /* the same, the key included */
+};
+
+/* Runs a paged listing under the store's lock. An id marker without a key
+ * marker is ignored, as S3 ignores an upload-id-marker alone (a lone
+ * version-id-marker is refused before). */
+static int scan_paged(os3_store *st, scan *sc, const char *bucket, const char *id_marker,
+                      const struct paged_sql *q)
+{
+    const char *from;
+    bool incl;
+    scan_start(sc, &from, &incl);
+    os3__lock(st);
+    int rc = os3__bucket_versioning(st, bucket, NULL);
+    if (rc == 0 && sc->marker && id_marker && *id_marker) {
+        int64_t seq = 0;
+        rc = lookup_seq(st, q->seq_of_id, bucket, sc->marker, id_marker, &seq);
+        if (rc == 0)
+            rc = scan_marker_key(st, sc, q->rest_of_marker_key, bucket, seq);
+    }
+    if (rc == 0)
+        rc = scan_run(st, sc, q->after_key, q->from_key, bucket, from, incl);
+    os3__unlock(st);
+    return rc;
+}
+
 int os3_list_versions(os3_store *st, const char *bucket, const os3_list_params *params,
                       const char *version_id_marker, os3_list_result *out)
 {
@@ -323,24 +356,13 @@ int os3_list_versions(os3_store *st, const char *bucket, const os3_list_params *
                        bucket);
     scan sc;
     scan_init(&sc, params, emit_version, out);
-    const char *from;
-    bool incl;
-    scan_start(&sc, &from, &incl);
-    os3__lock(st);
-    int rc = os3__bucket_versioning(st, bucket, NULL);
-    if (rc == 0 && version_id_marker && *version_id_marker) {
-        int64_t seq = 0;
-        rc = lookup_seq(st, "SELECT seq FROM versions WHERE bucket = ? AND key = ? "
-                        "AND version_id = ?", bucket, sc.marker, version_id_marker, &seq);
-        if (rc == 0)
-            rc = scan_marker_key(st, &sc, VER_COLS "WHERE bucket = ?1 AND key = ?2 "
-                                 "AND seq < ?3 ORDER BY seq DESC", bucket, seq);
-    }
-    if (rc == 0)
-        rc = scan_run(st, &sc, VER_COLS "WHERE bucket = ?1 AND key > ?2 ORDER BY key, seq DESC",
-                      VER_COLS "WHERE bucket = ?1 AND key >= ?2 ORDER BY key, seq DESC",
-                      bucket, from, incl);
-    os3__unlock(st);
+    static const struct paged_sql q = {
+        "SELECT seq FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+        VER_COLS "WHERE bucket = ?1 AND key = ?2 AND seq < ?3 ORDER BY seq DESC",
+        VER_COLS "WHERE bucket = ?1 AND key > ?2 ORDER BY key, seq DESC",
+        VER_COLS "WHERE bucket = ?1 AND key >= ?2 ORDER BY key, seq DESC",
+    };
+    int rc = scan_paged(st, &sc, bucket, version_id_marker, &q);
     if (rc == 0)
         scan_finish(&sc, &out->prefixes, &out->n_prefixes, &out->truncated,
                     &out->next_marker, &out->next_version_id_marker);
@@ -392,25 +414,13 @@ int os3_mpu_list_uploads(os3_store *st, const char *bucket, const os3_list_param
     memset(out, 0, sizeof *out);
     scan sc;
     scan_init(&sc, params, emit_upload, out);
-    const char *from;
-    bool incl;
-    scan_start(&sc, &from, &incl);
-    os3__lock(st);
-    int rc = os3__bucket_versioning(st, bucket, NULL);
-    /* S3 ignores an upload-id-marker without a key-marker. */
-    if (rc == 0 && sc.marker && upload_id_marker && *upload_id_marker) {
-        int64_t seq = 0;
-        rc = lookup_seq(st, "SELECT seq FROM uploads WHERE bucket = ? AND key = ? "
-                        "AND upload_id = ?", bucket, sc.marker, upload_id_marker, &seq);
-        if (rc == 0)
-            rc = scan_marker_key(st, &sc, UPL_COLS "WHERE bucket = ?1 AND key = ?2 "
-                                 "AND seq > ?3 ORDER BY seq", bucket, seq);
-    }
-    if (rc == 0)
-        rc = scan_run(st, &sc, UPL_COLS "WHERE bucket = ?1 AND key > ?2 ORDER BY key, seq",
-                      UPL_COLS "WHERE bucket = ?1 AND key >= ?2 ORDER BY key, seq",
-                      bucket, from, incl);
-    os3__unlock(st);
+    static const struct paged_sql q = {
+        "SELECT seq FROM uploads WHERE bucket = ? AND key = ? AND upload_id = ?",
+        UPL_COLS "WHERE bucket = ?1 AND key = ?2 AND seq > ?3 ORDER BY seq",
+        UPL_COLS "WHERE bucket = ?1 AND key > ?2 ORDER BY key, seq",
+        UPL_COLS "WHERE bucket = ?1 AND key >= ?2 ORDER BY key, seq",
+    };
+    int rc = scan_paged(st, &sc, bucket, upload_id_marker, &q);
     if (rc == 0)
         scan_finish(&sc, &out->prefixes, &out->n_prefixes, &out->truncated,
                     &out->next_key_marker, &out->next_upload_id_marker);

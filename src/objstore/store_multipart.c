@@ -47,8 +47,7 @@ int os3__upload_remove_rows(os3_store *st, const char *upload_id)
     return rc;
 }
 
-/* The upload's row, its metadata read into meta when not NULL. */
-static int upload_find(os3_store *st, const char *bucket, const char *key, const char *upload_id,
+int os3__upload_find(os3_store *st, const char *bucket, const char *key, const char *upload_id,
                        os3_meta *meta)
 {
     int rc = os3__bucket_versioning(st, bucket, NULL);
@@ -130,7 +129,7 @@ int os3_mpu_abort(os3_store *st, const char *bucket, const char *key, const char
     os3__lock(st);
     int rc = os3__begin(st);
     if (rc == 0)
-        rc = upload_find(st, bucket, key, upload_id, NULL);
+        rc = os3__upload_find(st, bucket, key, upload_id, NULL);
     if (rc == 0)
         rc = os3__upload_remove_rows(st, upload_id);
     if (rc == 0)
@@ -335,7 +334,7 @@ static int mpu_complete(os3_store *st, const char *bucket, const char *key,
     chosen_part *chosen = rd_calloc(n_parts, sizeof *chosen);
     os3_meta meta = { 0 };
     os3__lock(st);
-    int rc = upload_find(st, bucket, key, upload_id, &meta);
+    int rc = os3__upload_find(st, bucket, key, upload_id, &meta);
     if (rc == 0)
         rc = parts_choose(st, bucket, key, upload_id, parts, n_parts, chosen);
     os3__unlock(st);
@@ -372,7 +371,7 @@ static int mpu_complete(os3_store *st, const char *bucket, const char *key,
         os3__lock(st);
         rc = os3__begin(st);
         if (rc == 0)
-            rc = upload_find(st, bucket, key, upload_id, NULL);
+            rc = os3__upload_find(st, bucket, key, upload_id, NULL);
         if (rc == 0)
             rc = parts_unchanged(st, upload_id, parts, n_parts, chosen, &same);
         if (rc == 0 && !same)
@@ -447,7 +446,7 @@ int os3_mpu_list_parts(os3_store *st, const char *bucket, const char *key,
     os3_meta meta = { 0 };
     sqlite3_stmt *s = NULL;
     os3__lock(st);
-    int rc = upload_find(st, bucket, key, upload_id, &meta);
+    int rc = os3__upload_find(st, bucket, key, upload_id, &meta);
     if (rc == 0)
         rc = os3__prepare(st, "SELECT part_number, size, etag, mtime_us FROM parts "
                           "WHERE upload_id = ? AND part_number > ? ORDER BY part_number "

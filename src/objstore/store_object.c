@@ -276,29 +276,6 @@ int os3_put_begin(os3_store *st, const char *bucket, const char *key, const os3_
     return rc;
 }
 
-static int upload_check(os3_store *st, const char *bucket, const char *key,
-                        const char *upload_id)
-{
-    int rc = os3__bucket_versioning(st, bucket, NULL);
-    sqlite3_stmt *s;
-    if (rc == 0)
-        rc = os3__prepare(st, "SELECT 1 FROM uploads WHERE upload_id = ? AND bucket = ? "
-                          "AND key = ?", &s);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_DONE)
-        rc = rd_fail(OS3_RC_NO_SUCH_UPLOAD, "%s/%s has no multipart upload %s", bucket, key,
-                     upload_id);
-    else if (step != SQLITE_ROW)
-        rc = os3__sql_fail(st, "reading an upload");
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int os3_part_begin(os3_store *st, const char *bucket, const char *key, const char *upload_id,
                    int part_number, os3_put **out)
 {
@@ -307,7 +284,7 @@ int os3_part_begin(os3_store *st, const char *bucket, const char *key, const cha
         return rd_fail(OS3_RC_INVALID_ARGUMENT, "%s/%s: part number %d is not between 1 and %d",
                        bucket, key, part_number, OS3_PART_NUMBER_MAX);
     os3__lock(st);
-    int rc = upload_check(st, bucket, key, upload_id);
+    int rc = os3__upload_find(st, bucket, key, upload_id, NULL);
     os3__unlock(st);
     if (rc == 0)
         rc = put_new(st, bucket, key, out);
@@ -388,7 +365,7 @@ static int part_commit(os3_put *p, const char *etag, os3_put_result *res)
     if (rc == 0)
         rc = os3__begin(st);
     if (rc == 0)
-        rc = upload_check(st, p->bucket, p->key, p->upload_id);
+        rc = os3__upload_find(st, p->bucket, p->key, p->upload_id, NULL);
     if (rc == 0)
         rc = os3__prepare(st, "SELECT file FROM parts WHERE upload_id = ? AND part_number = ?",
                           &s);

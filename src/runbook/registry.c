@@ -7,9 +7,11 @@
 #include "runbook/runbook.h"
 
 extern const rb_runbook rb_database_recovery;   /* database.c */
+extern const rb_runbook rb_object_recovery;     /* object.c */
 
 static const rb_runbook *const runbooks[] = {
     &rb_database_recovery,
+    &rb_object_recovery,
 };
 
 const rb_runbook *const *rb_list(size_t *n)

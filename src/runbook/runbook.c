@@ -77,7 +77,7 @@ int rb_args_check(const rb_runbook *rb, const rb_args *args)
         }
         if (!p->value && a->value[0])
             return rd_fail(RD_EUSAGE, "--%s takes no value", p->name);
-        if (p->value && !a->value[0])
+        if (p->value && !a->value[0] && !p->empty_ok)
             return rd_fail(RD_EUSAGE, "--%s needs a value (%s)", p->name, p->value);
     }
     for (const rb_param *p = rb->params; p && p->name; p++)
@@ -115,7 +115,7 @@ int rb_args_parse(const rb_runbook *rb, int argc, char *const argv[], rb_args *o
             value = argv[++i];
         else if (p->value)
             rc = rd_fail(RD_EUSAGE, "--%s needs a value (%s)", p->name, p->value);
-        if (rc == 0 && p->value && (!value || !*value))
+        if (rc == 0 && p->value && (!value || (!*value && !p->empty_ok)))
             rc = rd_fail(RD_EUSAGE, "--%s needs a value (%s)", p->name, p->value);
         if (rc == 0 && !p->value && value)
             rc = rd_fail(RD_EUSAGE, "--%s takes no value", p->name);

@@ -34,6 +34,7 @@ typedef struct rb_param {
     const char *value;               /* placeholder for help ("ID", "TIME"); NULL: a flag */
     const char *help;                /* one line */
     bool required;
+    bool empty_ok;                   /* "" is a value ("--prefix ''": the whole bucket) */
 } rb_param;
 
 typedef struct rb_arg {
@@ -61,8 +62,10 @@ typedef struct rb_runbook rb_runbook;
 /* What a step function sees. */
 typedef struct rb_context {
     const rb_runbook *runbook;
-    const rd_config *cfg;            /* NULL unless the runbook has RB_NEEDS_CONFIG */
-    const char *config_path;         /* absolute (restore_command names it); may be NULL */
+    const rd_config *cfg;            /* NULL unless RB_NEEDS_CONFIG (or RB_OPTIONAL_CONFIG
+                                        and the file exists) */
+    const char *config_path;         /* absolute when cfg (restore_command names it), else
+                                        the path looked at, for messages; may be NULL */
     const rb_args *args;             /* checked by rb_args_check */
     void *state;                     /* runbook->state_size zeroed bytes, shared by its steps */
     rb_run *run;                     /* the record being written */
@@ -79,6 +82,9 @@ typedef struct rb_step {
 /* Flags of a runbook. */
 #define RB_NEEDS_CONFIG 0x1u         /* steps use ctx->cfg */
 #define RB_POSTGRES 0x2u             /* PostgreSQL work: run as [radiant] run-as (root drops) */
+#define RB_OPTIONAL_CONFIG 0x4u      /* ctx->cfg when the configuration file exists, else
+                                        NULL (an invalid file is still an error); work that
+                                        may target another machine's services */
 
 struct rb_runbook {
     const char *name;                /* "database-recovery" */

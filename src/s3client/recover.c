@@ -169,6 +169,34 @@ size_t s3_plan_execute(s3_client *c, s3_plan *p)
     return failed;
 }
 
+int s3_plan_result(const s3_plan *p)
+{
+    rd_buf msg = RD_BUF_INIT;
+    int code = 0;
+    size_t failed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const s3_plan_item *it = &p->items[i];
+        if (it->result >= 0)
+            continue;
+        if (!code)
+            code = -it->result;
+        if (failed++ < 3) {
+            char *part = rd_asprintf("%s%s (%s)", failed > 1 ? "; " : "", it->key,
+                                     it->error ? it->error : "failed");
+            rd_buf_append(&msg, part, strlen(part));
+            free(part);
+        }
+    }
+    int rc = 0;
+    if (failed) {
+        rd_buf_append_u8(&msg, '\0');
+        rc = rd_fail(code, "%zu of %zu action(s) failed: %s%s", failed, p->n,
+                     (const char *)msg.data, failed > 3 ? "; ..." : "");
+    }
+    rd_buf_free(&msg);
+    return rc;
+}
+
 void s3_plan_free(s3_plan *p)
 {
     if (!p)

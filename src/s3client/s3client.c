@@ -812,6 +812,41 @@ int s3_head_bucket(s3_client *c)
     return rc;
 }
 
+int s3_bucket_versioning_parse(const void *xml, size_t len, char **status)
+{
+    *status = NULL;
+    pthread_once(&s3_global_once, s3_global_init);
+    xmlDoc *doc = xml_parse(xml, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int rc = 0;
+    if (!root || strcmp((const char *)root->name, "VersioningConfiguration") != 0) {
+        rc = rd_fail(RD_ENET, "s3 get bucket versioning: the answer is not a "
+                     "VersioningConfiguration%s%s", root ? " but a " : "",
+                     root ? (const char *)root->name : "");
+    } else {
+        /* A bucket whose versioning was never set has no Status at all. */
+        char *s = xml_child_text(root, "Status");
+        one_line(s);
+        *status = s ? s : rd_strdup("");
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+int s3_get_bucket_versioning(s3_client *c, char **status)
+{
+    *status = NULL;
+    rd_buf body = RD_BUF_INIT;
+    struct s3_call call = { .method = "GET", .query = "versioning=", .out = &body,
+                            .out_max = S3_ERR_BODY_MAX };
+    int rc = s3_call_run(c, &call);
+    s3_call_clear(&call);
+    if (rc == 0)
+        rc = s3_bucket_versioning_parse(body.data, body.len, status);
+    rd_buf_free(&body);
+    return rc;
+}
+
 /* Reports the Contents of one ListObjectsV2 page and returns the next
  * continuation token in *next (NULL when the listing is complete). */
 static int list_page(s3_client *c, const rd_buf *body,

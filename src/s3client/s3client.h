@@ -41,6 +41,15 @@ int s3_head_bucket(s3_client *c);
 
 /* ------------------------------------------------ versions (recovery) -- */
 
+/* GetBucketVersioning: *status receives "Enabled", "Suspended" or "" for a
+ * bucket whose versioning was never set (caller frees). -RD_ENOENT for
+ * NoSuchBucket. */
+int s3_get_bucket_versioning(s3_client *c, char **status);
+/* Parses a VersioningConfiguration document into *status as above; -RD_ENET
+ * for any other document. Pure, for the unit tests. */
+int s3_bucket_versioning_parse(const void *xml, size_t len, char **status);
+
+
 /* One entry of ListObjectVersions: a data version or a delete marker. */
 typedef struct s3_version {
     char *key;
@@ -142,6 +151,12 @@ int s3_plan_restore_to_time(const s3_version_list *l, int64_t t_ms, s3_plan *out
  * failure; fills each item's result. Returns the number of failed items. */
 size_t s3_plan_execute(s3_client *c, s3_plan *p);
 void s3_plan_free(s3_plan *p);
+/* After s3_plan_execute: 0 when every item succeeded, else the first
+ * failure's code with rd_error() "N of M action(s) failed: KEY (error); ..."
+ * naming up to three keys. What `radiant s3` and the object-recovery runbook
+ * report. */
+int s3_plan_result(const s3_plan *p);
+
 
 /* SigV4 pieces, exposed for unit tests against AWS's published examples. */
 /* Signs a request: fills `authorization` (the Authorization header value).

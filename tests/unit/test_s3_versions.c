@@ -1,6 +1,7 @@
 /* Unit tests of the S3 client's ListObjectVersions parser and timestamps:
  * documents shaped like AWS's (interleaved Version and DeleteMarker, page
- * markers), malformed answers, and the refusal of DTDs and entities. */
+ * markers), malformed answers, and the refusal of DTDs and entities; and
+ * the GetBucketVersioning answer the object-recovery runbook checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,6 +142,38 @@ static void test_time_parse_ms(void **state)
     assert_int_equal(s3_time_parse_ms(NULL, &ms), -1);
 }
 
+/* GetBucketVersioning answers: Enabled, Suspended, and none at all for a
+ * bucket whose versioning was never set; anything else is not an answer. */
+static void test_bucket_versioning_parse(void **state)
+{
+    (void)state;
+    static const struct { const char *xml; const char *status; } good[] = {
+        { "<?xml version=\"1.0\"?><VersioningConfiguration xmlns=\"http://s3.amazonaws.com/"
+          "doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>", "Enabled" },
+        { "<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete>"
+          "</VersioningConfiguration>", "Suspended" },
+        { "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>", "" },
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char *status = NULL;
+        assert_int_equal(s3_bucket_versioning_parse(good[i].xml, strlen(good[i].xml), &status),
+                         0);
+        assert_string_equal(status, good[i].status);
+        free(status);
+    }
+    static const char *const bad[] = {
+        "", "not xml", "<ListBucketResult/>",
+        ("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e \"Enabled\">]>"
+         "<VersioningConfiguration><Status>&e;</Status></VersioningConfiguration>"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *status = (char *)1;
+        if (s3_bucket_versioning_parse(bad[i], strlen(bad[i]), &status) != -RD_ENET)
+            fail_msg("document %zu accepted", i);
+        assert_null(status);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_parse_pages_append),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_time_parse_ms),
+        cmocka_unit_test(test_bucket_versioning_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
