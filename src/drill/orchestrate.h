@@ -186,8 +186,9 @@ int drill_workload_start(drill_ctx *c, bool db, bool objects);
 /* Waits for the threads; stop_now ends them at once, else at the end of
  * the duration. */
 void drill_workload_join(drill_ctx *c, bool stop_now);
-/* One upload of seeded content to PREFIX+key, journaled (thread-safe). */
-int drill_object_put(drill_ctx *c, const char *key, uint64_t *rng);
+/* One upload of seeded content to PREFIX+key, journaled (thread-safe). A
+ * workload upload after the injection goes to live/ instead of data/. */
+int drill_object_put(drill_ctx *c, const char *key, uint64_t *rng, bool workload);
 /* A workload key: "data/obj-NNN", skewed to a few hot keys. */
 void drill_object_key(uint64_t *rng, char *out, size_t len);
 

@@ -322,10 +322,10 @@ static int phase_recover(drill_ctx *c)
     rd_buf line = RD_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         args[3 + i] = extra[i];
-        drill_buf_puts(&line, " ");
-        drill_buf_puts(&line, extra[i]);
+        rd_buf_puts(&line, " ");
+        rd_buf_puts(&line, extra[i]);
     }
-    drill_buf_puts(&line, "");
+    rd_buf_puts(&line, "");
     drill_say(c, "recover: radiant runbook run %s%s --output json", c->sc->runbook,
               (const char *)line.data);
     rd_buf_free(&line);

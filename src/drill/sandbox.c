@@ -180,18 +180,18 @@ int drill_sandbox_create(drill_sandbox *sb, const rd_config *main, const char *s
         "[bucket %s]\nversioning = enabled\n\n",
         main && pgc_run_as(main) ? pgc_run_as(main) : "postgres", s3_port, sb->access_key,
         sb->bucket);
-    drill_buf_puts(&conf, text);
+    rd_buf_puts(&conf, text);
     free(text);
     const rd_config_section *t = main ? rd_config_find(main, "targets", NULL) : NULL;
     if (t) {
         static const char *const keys[] = { "rto-target", "rto-maximum", "rpo-target",
                                             "rpo-maximum" };
-        drill_buf_puts(&conf, "; copied from the main configuration\n[targets]\n");
+        rd_buf_puts(&conf, "; copied from the main configuration\n[targets]\n");
         for (size_t i = 0; i < 4; i++) {
             const char *v = rd_config_get(t, keys[i]);
             if (v) {
                 char *line = rd_asprintf("%s = %s\n", keys[i], v);
-                drill_buf_puts(&conf, line);
+                rd_buf_puts(&conf, line);
                 free(line);
             }
         }

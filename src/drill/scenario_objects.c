@@ -8,7 +8,9 @@
  * "radiant-drill/ID/" in a real bucket, so nothing else is ever deleted).
  * Baseline: each of the workload's keys uploaded once, the hot ones ten
  * times. The workload keeps uploading throughout; the injection takes the
- * upload lock, so no upload straddles the fault.
+ * upload lock, so no upload straddles the fault, and from then on the
+ * workload writes under live/ (the application goes on; the deleted prefix
+ * is left to the recovery, whose verify would otherwise see strangers).
  *
  * Measurement: for each key, the expected content is its last acknowledged
  * upload (uploads of a key are sequential, from one thread); a key that does
@@ -39,7 +41,7 @@ static int obj_baseline(drill_ctx *c)
         for (int v = 0; rc == 0 && v < versions; v++) {
             char key[64];
             snprintf(key, sizeof key, "data/obj-%03d", k);
-            rc = drill_object_put(c, key, &rng);
+            rc = drill_object_put(c, key, &rng, false);
             uploads++;
         }
     }
