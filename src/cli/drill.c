@@ -312,7 +312,7 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv)
 /* ----------------------------------------------------------------- run -- */
 
 enum { RUN_EPHEMERAL = 300, RUN_KEEP, RUN_YES, RUN_SEED, RUN_DURATION, RUN_REPORT_DIR,
-       RUN_CLUSTER, RUN_BUCKET };
+       RUN_CLUSTER, RUN_BUCKET, RUN_SCALE };
 
 static const struct option run_options[] = {
     { "ephemeral", no_argument, NULL, RUN_EPHEMERAL },
@@ -323,6 +323,7 @@ static const struct option run_options[] = {
     { "report-dir", required_argument, NULL, RUN_REPORT_DIR },
     { "db-cluster-identifier", required_argument, NULL, RUN_CLUSTER },
     { "bucket", required_argument, NULL, RUN_BUCKET },
+    { "scale", required_argument, NULL, RUN_SCALE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -383,6 +384,14 @@ static int cmd_run(cli_ctx *ctx, int argc, char **argv)
         case RUN_REPORT_DIR: o.report_dir = optarg; break;
         case RUN_CLUSTER: o.db_cluster = optarg; break;
         case RUN_BUCKET: o.bucket = optarg; break;
+        case RUN_SCALE: {
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 10000)
+                return cli_usage("drill", "run", "--scale must be a pgbench scale 1-10000, "
+                                 "not '%s'", optarg);
+            o.pgbench_scale = (int)v;
+            break;
+        }
         }
     }
     if (argc - optind != 1)
@@ -481,7 +490,7 @@ static const cli_command drill_commands[] = {
       cmd_report },
     { "run", "run a drill: fault, runbook recovery, RTO/RPO measured against a journal",
       "db-corruption|accidental-deletion [--ephemeral [--keep]] [--seed N] [--duration S]\n"
-      "       [--report-dir DIR] [--db-cluster-identifier ID] [--bucket B] [--yes]\n\n"
+      "       [--report-dir DIR] [--db-cluster-identifier ID] [--bucket B] [--yes] [--scale N]\n\n"
       "A workload writes (transactions, uploads) and journals each write; at a moment drawn\n"
       "from the seed the fault is injected; the scenario's runbook recovers; RTO (injection\n"
       "to a verified read and an accepted write) and RPO (injection to the newest write\n"
@@ -496,6 +505,8 @@ static const cli_command drill_commands[] = {
       "  --seed N             replay a drill: same payloads, keys and fault moment\n"
       "  --duration S         of the workload (default 20 s)\n"
       "  --report-dir DIR     default STATE/drills/ID of the configuration\n"
+      "  --scale N            db-corruption --ephemeral: pgbench -i -s N into the cluster\n"
+      "                       before its base backup (bench/drill.sh)\n"
       "  --db-cluster-identifier ID, --bucket B  without --ephemeral: what to drill on;\n"
       "                       it restores into a new cluster and uses its own schema and\n"
       "                       prefix radiant-drill/ID/ (asks unless --yes)\n"

@@ -252,6 +252,7 @@ typedef struct drill_run_options {
     const char *report_dir;       /* NULL: STATE/drills/ID of cfg */
     const char *db_cluster;       /* not ephemeral: the source cluster */
     const char *bucket;           /* not ephemeral: the bucket */
+    int pgbench_scale;            /* ephemeral db: pgbench -i -s N before the base backup */
     FILE *progress;               /* a line per phase; may be NULL */
 } drill_run_options;
 

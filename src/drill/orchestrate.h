@@ -151,6 +151,7 @@ typedef struct drill_ctx {
     FILE *progress;
     uint64_t rng;                  /* seeded: splitmix64 state */
     int duration_s;
+    int pgbench_scale;             /* 0: none */
 
     /* Times (wall clock, us). */
     int64_t workload_start_us, inject_at_us;

@@ -124,6 +124,9 @@ int drill_run_check(const drill_run_options *o)
     if (o->duration_s < 5 || o->duration_s > 3600)
         return rd_fail(RD_EUSAGE, "--duration must be 5 to 3600 seconds, not %d",
                        o->duration_s);
+    if (o->pgbench_scale && (!o->ephemeral || !(sc->needs & DRILL_NEEDS_PG)))
+        return rd_fail(RD_EUSAGE, "--scale fills the sandbox's own cluster: it needs "
+                       "--ephemeral and a database scenario");
     if (o->report_dir) {
         int rc = check_report_dir(o->report_dir);
         if (rc < 0)
@@ -446,6 +449,7 @@ int drill_run(const drill_run_options *o, drill_result **out, char **report_dir)
     c.self = o->self;
     c.progress = o->progress;
     c.duration_s = o->duration_s;
+    c.pgbench_scale = o->pgbench_scale;
     c.sb.lock_fd = -1;
     drill_journal_init(&c.journal);
     pthread_mutex_init(&c.obj_mu, NULL);

@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "drill/orchestrate.h"
+#include "pg/pg.h"
 
 #define ORDERS_ROWS 200
 #define RESTORABLE_WAIT_S 60
@@ -112,6 +113,28 @@ static int db_baseline(drill_ctx *c)
         return rc;
     drill_say(c, "baseline: schema %s with journal and orders (%d rows)", c->sb.schema,
               ORDERS_ROWS);
+    if (c->pgbench_scale > 0) {
+        /* Size for the benchmark: the base backup and the restore grow with it. */
+        char bin[512], scale[16], port[16];
+        pgc_bin("pgbench", bin, sizeof bin);
+        snprintf(scale, sizeof scale, "%d", c->pgbench_scale);
+        snprintf(port, sizeof port, "%d", c->sb.cluster_port);
+        char *argv[] = { bin, "-i", "-q", "-s", scale, "-h", "127.0.0.1", "-p", port, "-U",
+                         "postgres", "postgres", NULL };
+        int status = 0;
+        int64_t t0 = rd_mono_ns();
+        rc = pgc_exec(c->sb.cfg, argv, "/dev/null", &status);
+        if (rc == 0 && status != 0)
+            rc = rd_fail(RD_EIO, "pgbench -i -s %d failed (exit %d)", c->pgbench_scale,
+                         status);
+        if (rc < 0)
+            return rc;
+        drill_say(c, "baseline: pgbench -i -s %d in %.1f s", c->pgbench_scale,
+                  (double)(rd_mono_ns() - t0) / 1e9);
+        char obs[16];
+        snprintf(obs, sizeof obs, "%d", c->pgbench_scale);
+        drill_result_observe(c->r, "pgbench scale", obs);
+    }
     /* A base backup: in a sandbox the cluster has none yet; outside one the
      * cluster's own backups and WAL already cover the schema. */
     if (c->sb.ephemeral) {
