@@ -95,9 +95,14 @@ def recorded_pids(sb):
     return {p for p in pids if alive(p, sb)}
 
 
-def cleanup(conf):
+def cleanup(conf, sb=None):
+    """Removes kept sandboxes; under ASan a report of a radiant child (serve,
+    runbook) in the kept sandbox's log fails the test."""
+    log = open(os.path.join(sb, "radiant.log")).read() if sb and os.path.exists(
+        os.path.join(sb, "radiant.log")) else ""
     code, _out, err = drill(conf, "cleanup")
     assert code == 0, err
+    assert "Sanitizer" not in log, log[-5000:]
 
 
 def test_db_corruption_against_the_journal(main_env):
@@ -162,7 +167,7 @@ def test_db_corruption_against_the_journal(main_env):
         pids = recorded_pids(sb)
         assert len(pids) >= 3          # --keep: serve and both postmasters still run
     finally:
-        cleanup(conf)
+        cleanup(conf, sb)
     assert not os.path.exists(sb)
     time.sleep(0.5)
     assert not [p for p in pids if alive(p, sb)]
@@ -215,7 +220,7 @@ def test_accidental_deletion(main_env):
         checks = {c["item"]: c["verified"] for c in rep["checklist"]}
         assert checks["S3 object recovery tested"] is True
     finally:
-        cleanup(conf)
+        cleanup(conf, sb)
     assert not os.path.exists(sb)
 
 
