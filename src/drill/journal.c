@@ -62,6 +62,13 @@ void drill_sha256_hex(const void *data, size_t len, char out[65])
     rd_hex_encode(d, sizeof d, out);
 }
 
+/* NOTICEs ("drop cascades to ...") are not for the drill's output. */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 PGconn *drill_pg_connect(int port, char *err, size_t errlen)
 {
     char info[160];
@@ -76,6 +83,7 @@ PGconn *drill_pg_connect(int port, char *err, size_t errlen)
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, quiet, NULL);
     return conn;
 }
 

@@ -300,6 +300,45 @@ def test_kill_9_is_reclaimed_by_the_next_drill(main_env):
     assert not [x for x in pids if alive(x, sb)]
 
 
+def test_not_ephemeral_harms_nothing():
+    """On a real cluster (with radiant serve streaming its WAL): the drill
+    works in a schema of its own, restores into a new cluster, and leaves the
+    cluster as it found it: its data untouched, no schema, no extra cluster."""
+    from pgfixture import PgEnv, free_port
+    env = PgEnv()
+    port = free_port()
+    serve = subprocess.Popen([RADIANT, "--config", env.config, "serve", "--interval", "3600"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=env.dir)
+    try:
+        env.run("db", "create-db-cluster", "--db-cluster-identifier", "prod", "--port",
+                str(port))
+        conn = env.connect(port)
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int)")
+        cur.execute("INSERT INTO accounts SELECT g, g * 10 FROM generate_series(1, 100) g")
+        env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "prod",
+                "--db-cluster-snapshot-identifier", "s1")
+        code, out, err = drill(env.config, "run", "db-corruption", "--db-cluster-identifier",
+                               "prod", "--yes", "--duration", "8", "--seed", "4")
+        assert code == 0, err[-3000:]
+        rep = json.loads(out)["Drill"]
+        assert rep["verdict"] == "within-target" and not rep["ephemeral"]
+        assert rep["writes"]["lost"] == 0 and rep["writes"]["extra"] == 0
+        clusters = env.run("db", "describe-db-clusters")["DBClusters"]
+        assert [c["DBClusterIdentifier"] for c in clusters] == ["prod"]
+        cur.execute("SELECT count(*), sum(balance) FROM accounts")
+        assert cur.fetchone() == (100, 50500)
+        cur.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'radiant%'")
+        assert cur.fetchall() == []
+        conn.close()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+        env.clusters.add("prod")
+        env.close()
+
+
 def test_bad_input(main_env):
     d, conf = main_env
     code, _o, err = drill(conf, "run", "db-meltdown", "--ephemeral")
