@@ -269,9 +269,9 @@ def test_errors(drills):
     rad.run(["drill", "report", "x", "--format", "markdown"], expect_exit=2)   # not JSON
     rad.run(["drill", "history", "--limit", "0"], expect_exit=2)
     rad.run(["drill", "history", "--format", "json"], expect_exit=2)
-    # `drill run` belongs to the orchestrator: absent, not a stub
+    # `drill run` without a scenario names them (tests/integration/test_drill_run.py)
     rc, _, err = rad.run(["drill", "run"], expect_exit=2)
-    assert "unknown command" in parse_error_line(err, rc)["message"]
+    assert "db-corruption or accidental-deletion" in parse_error_line(err, rc)["message"]
 
     db = sqlite3.connect(os.path.join(rad.state_dir, "catalog.db"))
     with db:
