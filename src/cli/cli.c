@@ -144,7 +144,8 @@ int cli_help(const char *group, const char *cmd)
                "backups and WAL older than the window need are removed).\n"
                "Continuously: a WAL receiver per available DB cluster (replication slot\n"
                "'radiant'), so that LatestRestorableTime trails the last commit by under a\n"
-               "second.\n"
+               "second; and, with an [objectstore] section, the S3-compatible object store\n"
+               "on its listen address (lifecycle rules applied at every pass).\n"
                "  --once  run one pass and exit (for cron and tests; no streaming)\n");
         return 0;
     }

@@ -3,20 +3,14 @@ commands, and undelete / restore-to-time against a real S3 server.
 
 The recovery tests run against radiant's own object store (`radiant serve`
 with [objectstore] listen), set up versions and delete markers with boto3 and
-check the result with boto3. The object store's HTTP server is written on
-another branch; until it is merged the build has none, and those tests are
-skipped by `requires_objectstore` (see objectstore_available for the exact
-condition). Everything that needs no versioning server runs always: the key
-commands, and the errors (unreachable endpoint, missing bucket against
-tests/integration/mini_s3.py, bad time, no endpoint).
+check the result with boto3. Also: the key commands, and the errors
+(unreachable endpoint, missing bucket against tests/integration/mini_s3.py,
+bad time, no endpoint).
 """
-import functools
-import json
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -111,45 +105,6 @@ def stop_serve(p):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-
-
-@functools.lru_cache(maxsize=None)
-def objectstore_available():
-    """Whether this build's `radiant serve` runs the S3 server.
-
-    The check is behavioural first: serve is started with an [objectstore]
-    section and must answer HTTP on its port within 10 s. Only when it does
-    not is the build's own description consulted: a `radiant help serve`
-    that does not mention the object store means the server is not in this
-    build (it lives on another branch until merged), and the tests are
-    skipped. A build whose help mentions it but whose server does not answer
-    is broken, and that is a failure, never a skip; a server that answers is
-    tested whatever its help says."""
-    d = tempfile.mkdtemp(prefix="radiant-it-probe-")
-    try:
-        rad = make_config(d, free_port())
-        p, answering = start_serve(rad)
-        stop_serve(p)
-        if answering:
-            return True
-        helptext = subprocess.run([BIN, "help", "serve"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT).stdout.decode()
-        if "objectstore" in helptext.lower() or "object store" in helptext.lower():
-            with open(os.path.join(d, "serve.log"), errors="replace") as f:
-                log = f.read()[-2000:]
-            raise AssertionError("radiant help serve mentions the object store, but serve "
-                                 f"did not answer S3 within {SERVE_READY_S} s:\n{log}")
-        return False
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-# A string condition is evaluated when a test runs, not at collection, so
-# deselected runs do not pay the 10 s probe; lru_cache makes it once.
-requires_objectstore = pytest.mark.skipif(
-    "not objectstore_available()",
-    reason="radiant serve does not run the S3 object store in this build (the server is on "
-           "another branch until merged)")
 
 
 @pytest.fixture
@@ -285,7 +240,6 @@ def test_missing_bucket_is_not_found(keyrad, mini_s3):  # noqa: F811
 
 # ------------------------------------------------- against the server --
 
-@requires_objectstore
 def test_undelete(server):
     s3 = boto(server)
     s3.put_object(Bucket=BUCKET, Key="p/a", Body=b"a1")
@@ -327,7 +281,6 @@ def test_undelete(server):
     assert p.stdout.decode().startswith("undeleted q/other (version ")
 
 
-@requires_objectstore
 def test_restore_to_time(server):
     s3 = boto(server)
     s3.put_object(Bucket=BUCKET, Key="d/overwritten", Body=b"old")
@@ -367,7 +320,6 @@ def test_restore_to_time(server):
     assert again["Restored"] == [] and again["Deleted"] == [] and again["Unchanged"] == 5
 
 
-@requires_objectstore
 def test_created_key_works_for_sigv4(server):
     _, doc, _ = server.run(["s3", "create-access-key"])
     key_id, secret = doc["AccessKey"]["AccessKeyId"], doc["AccessKey"]["SecretAccessKey"]
@@ -383,7 +335,6 @@ def test_created_key_works_for_sigv4(server):
     assert "403" in str(e.value) or "InvalidAccessKeyId" in str(e.value)
 
 
-@requires_objectstore
 def test_missing_bucket_on_own_server(server):
     server.run(["s3", "undelete", "--bucket", "no-such-bucket", "--prefix", ""],
                expect_exit=EXIT_NOT_FOUND)
