@@ -520,6 +520,7 @@ static const cli_command drill_commands[] = {
 
 const cli_group cli_drill_group = {
     .name = "drill",
-    .summary = "disaster-recovery drills: history, reports, RTO/RPO against targets",
+    .summary = "disaster-recovery drills: run them, their history and reports, RTO/RPO "
+               "against targets",
     .commands = drill_commands,
 };

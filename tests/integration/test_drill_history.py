@@ -282,7 +282,7 @@ def test_errors(drills):
     assert ERROR_CODES[rc] == "corrupt"
 
     p = subprocess.run([rad.bin, "help", "drill"], capture_output=True, text=True, check=True)
-    assert "history" in p.stdout and "report" in p.stdout and "run" not in p.stdout.split()
+    assert all(c in p.stdout.split() for c in ("history", "report", "run", "cleanup"))
 
 
 # ----------------------------------------------------------------- chromium --
