@@ -241,7 +241,7 @@ const char *drill_trend(const double *values, size_t n);
  * journaled workload, recovered through a runbook, measured against the
  * journal. See run.c for the state machine. */
 typedef struct drill_run_options {
-    const char *scenario;         /* drill_scenario_names() */
+    const char *scenario;         /* drill_scenario_name() */
     const rd_config *cfg;         /* the main configuration (required) */
     const char *config_path;      /* its path */
     const char *self;             /* the radiant binary, for the children */
@@ -258,8 +258,9 @@ typedef struct drill_run_options {
 
 #define DRILL_DEFAULT_DURATION_S 20
 
-/* The scenarios `drill run` knows, in the order help lists them. */
-const char *const *drill_scenario_names(size_t *n);
+/* The i-th scenario `drill run` knows, in the order help lists them; NULL
+ * past the last. */
+const char *drill_scenario_name(size_t i);
 /* Checks what can be checked before anything is built (scenario, the
  * non-ephemeral cluster or bucket, the report directory): -RD_EUSAGE,
  * -RD_ENOENT (4) or -RD_EIO naming the culprit. */

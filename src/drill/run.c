@@ -59,13 +59,9 @@ static const drill_scenario *const scenarios[] = {
 };
 #define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
 
-const char *const *drill_scenario_names(size_t *n)
+const char *drill_scenario_name(size_t i)
 {
-    static const char *names[N_SCENARIOS + 1];
-    for (size_t i = 0; i < N_SCENARIOS; i++)
-        names[i] = scenarios[i]->name;
-    *n = N_SCENARIOS;
-    return names;
+    return i < N_SCENARIOS ? scenarios[i]->name : NULL;
 }
 
 static const drill_scenario *find_scenario(const char *name)
@@ -112,12 +108,10 @@ int drill_run_check(const drill_run_options *o)
 {
     const drill_scenario *sc = find_scenario(o->scenario);
     if (!sc) {
-        size_t n;
-        const char *const *names = drill_scenario_names(&n);
         char list[256] = "";
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; drill_scenario_name(i); i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                     names[i]);
+                     drill_scenario_name(i));
         return rd_fail(RD_EUSAGE, "unknown drill scenario '%s'; the scenarios are: %s",
                        o->scenario ? o->scenario : "", list);
     }
