@@ -254,6 +254,30 @@ int rd_fs_remove_tree(const char *path)
     return 0;
 }
 
+int rd_fs_chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+    if (lchown(path, uid, gid) != 0)
+        return rd_fail_errno(RD_EIO, "cannot give %s to uid %u", path, (unsigned)uid);
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return rd_fail_errno(RD_EIO, "cannot stat %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return rd_fail_errno(RD_EIO, "cannot open %s", path);
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *child = rd_path_join(path, e->d_name);
+        rc = rd_fs_chown_tree(child, uid, gid);
+        free(child);
+    }
+    closedir(d);
+    return rc;
+}
+
 int rd_fs_dir_nonempty(const char *path)
 {
     DIR *d = opendir(path);

@@ -31,6 +31,9 @@ int rd_fs_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int rd_fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Removes a file or a whole tree; a missing path is not an error. */
 int rd_fs_remove_tree(const char *path);
+/* lchown of path and everything below it (symlinks themselves, never
+ * followed). */
+int rd_fs_chown_tree(const char *path, uid_t uid, gid_t gid);
 /* True when path is a directory with at least one entry; -1 on error (errno). */
 int rd_fs_dir_nonempty(const char *path);
 char *rd_path_join(const char *a, const char *b);

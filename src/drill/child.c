@@ -85,13 +85,12 @@ static void exec_child(char **argv, int out_fd, const char *log_path)
     _exit(127);
 }
 
-int drill_child_spawn(const char *self, const char *config, char *const args[],
-                      const char *log_path, pid_t *pid)
+int drill_child_spawn(const char *self, const drill_sandbox *sb, char *const args[], pid_t *pid)
 {
-    char **argv = full_argv(self, config, args, false);
+    char **argv = full_argv(self, sb->config_path, args, false);
     pid_t p = fork();
     if (p == 0)
-        exec_child(argv, -1, log_path);
+        exec_child(argv, -1, sb->log_path);
     free(argv);
     if (p < 0)
         return rd_fail_errno(RD_EIO, "cannot start %s", self);
@@ -156,14 +155,15 @@ static long file_size(const char *path)
     return n < 0 ? 0 : n;
 }
 
-int drill_child_run(const char *self, const char *config, char *const args[],
-                    const char *log_path, int timeout_s, rd_buf *out, int *status)
+int drill_child_run(const char *self, const drill_sandbox *sb, char *const args[],
+                    int timeout_s, rd_buf *out, int *status)
 {
+    const char *log_path = sb->log_path;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return rd_fail_errno(RD_EIO, "pipe");
     long log_from = file_size(log_path);
-    char **argv = full_argv(self, config, args, true);
+    char **argv = full_argv(self, sb->config_path, args, true);
     pid_t p = fork();
     if (p == 0) {
         close(fds[0]);
@@ -172,7 +172,7 @@ int drill_child_run(const char *self, const char *config, char *const args[],
     free(argv);
     close(fds[1]);
     if (p > 0)
-        drill_sandbox_record_pid(p);
+        drill_sandbox_record_pid(sb, p);
     if (p < 0) {
         close(fds[0]);
         return rd_fail_errno(RD_EIO, "cannot start %s", self);

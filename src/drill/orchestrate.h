@@ -37,27 +37,6 @@ int drill_check_interrupt(void);
 /* Sleeps ms milliseconds unless interrupted; -RD_EINTERNAL when interrupted. */
 int drill_sleep_ms(int64_t ms);
 
-/* ----------------------------------------------------- child processes -- */
-
-/* Runs `radiant --config CONFIG --output json ARGS...` (self is the binary)
- * as a child in its own process group; its stdout into *out (may be NULL),
- * its stderr appended to log_path (NULL: discarded). Waits at most
- * timeout_s; on interruption or timeout the child is terminated (SIGTERM,
- * then SIGKILL after 5 s). *status is its exit code (-1 when killed).
- * Returns 0 when it ran (whatever its exit code), -RD_E* otherwise. When the
- * exit code is not 0, rd_error() holds the child's last stderr line. */
-int drill_child_run(const char *self, const char *config, char *const args[],
-                    const char *log_path, int timeout_s, rd_buf *out, int *status);
-/* Starts `radiant --config CONFIG ARGS...` in the background, output to
- * log_path; *pid set. */
-int drill_child_spawn(const char *self, const char *config, char *const args[],
-                      const char *log_path, pid_t *pid);
-/* Appends pid to the running sandbox's pids file (no-op without one), so a
- * later drill can stop what this one left running. */
-void drill_sandbox_record_pid(pid_t pid);
-/* SIGTERM, wait up to grace_s, then SIGKILL; reaps it. */
-void drill_child_stop(pid_t pid, int grace_s);
-
 /* ------------------------------------------------------------- sandbox -- */
 
 typedef struct drill_sandbox {
@@ -81,6 +60,29 @@ typedef struct drill_sandbox {
     /* Recovery's leftovers (non-ephemeral: removed at teardown unless kept). */
     char *restored_cluster;
 } drill_sandbox;
+
+/* ----------------------------------------------------- child processes -- */
+
+/* Runs `radiant --config CONFIG --output json ARGS...` (self is the binary,
+ * CONFIG the sandbox's) as a child in its own process group, its pid recorded
+ * in the sandbox; its stdout into *out (may be NULL), its stderr appended to
+ * the sandbox's log (NULL: discarded). Waits at most timeout_s; on
+ * interruption or timeout the child is terminated (SIGTERM, then SIGKILL
+ * after 5 s). *status is its exit code (-1 when killed). Returns 0 when it
+ * ran (whatever its exit code), -RD_E* otherwise. When the exit code is not
+ * 0, rd_error() holds the child's last stderr line. */
+int drill_child_run(const char *self, const drill_sandbox *sb, char *const args[],
+                    int timeout_s, rd_buf *out, int *status);
+/* Starts `radiant --config CONFIG ARGS...` in the background, output to the
+ * sandbox's log; *pid set. */
+int drill_child_spawn(const char *self, const drill_sandbox *sb, char *const args[], pid_t *pid);
+/* Appends pid to the sandbox's pids file (no-op outside an ephemeral
+ * sandbox), so a later drill can stop what this one left running. */
+void drill_sandbox_record_pid(const drill_sandbox *sb, pid_t pid);
+/* SIGTERM, wait up to grace_s, then SIGKILL; reaps it. */
+void drill_child_stop(pid_t pid, int grace_s);
+
+
 
 #define DRILL_SANDBOX_GLOB "/tmp/radiant-drill-*"
 #define DRILL_SANDBOX_TEMPLATE "/tmp/radiant-drill-XXXXXX"

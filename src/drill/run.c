@@ -328,8 +328,7 @@ static int phase_recover(drill_ctx *c)
     rd_buf_free(&line);
     rd_buf out = RD_BUF_INIT;
     int status = 0;
-    rc = drill_child_run(c->self, c->sb.config_path, args, c->sb.log_path, 1800, &out,
-                         &status);
+    rc = drill_child_run(c->self, &c->sb, args, 1800, &out, &status);
     char err[1024];
     snprintf(err, sizeof err, "%s", rd_error());
     free(args);

@@ -27,7 +27,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -52,18 +51,17 @@
 
 #define SANDBOX_BUCKET "radiant-drill"
 
-/* The pids file of the sandbox being run, for drill_child_* to record into. */
-static char pids_path[512];
-
-void drill_sandbox_record_pid(pid_t pid)
+void drill_sandbox_record_pid(const drill_sandbox *sb, pid_t pid)
 {
-    if (!pids_path[0] || pid <= 0)
+    if (!sb->dir || pid <= 0)
         return;
-    FILE *f = fopen(pids_path, "a");
+    char *path = rd_path_join(sb->dir, "pids");
+    FILE *f = fopen(path, "a");
     if (f) {
         fprintf(f, "%d\n", (int)pid);
         fclose(f);
     }
+    free(path);
 }
 
 int drill_free_port(int *port)
@@ -94,19 +92,6 @@ static void random_hex(char *out, size_t bytes)
     rd_hex_encode(b, bytes, out);
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    if (lchown(path, chown_uid, chown_gid) != 0)
-        return -1;
-    return 0;
-}
-
 /* Gives the tree to the run-as user when running as root. */
 static int chown_tree(const rd_config *cfg, const char *dir)
 {
@@ -116,11 +101,8 @@ static int chown_tree(const rd_config *cfg, const char *dir)
     struct passwd *pw = getpwnam(user);
     if (!pw)
         return rd_fail(RD_ECONFIG, "the run-as user %s does not exist", user);
-    chown_uid = pw->pw_uid;
-    chown_gid = pw->pw_gid;
-    if (nftw(dir, chown_one, 16, FTW_PHYS) != 0)
-        return rd_fail_errno(RD_EIO, "cannot give %s to the run-as user %s", dir, user);
-    return 0;
+    int rc = rd_fs_chown_tree(dir, pw->pw_uid, pw->pw_gid);
+    return rc < 0 ? rd_fail_wrap(rc, "the sandbox for the run-as user %s", user) : 0;
 }
 
 static int write_text(const char *dir, const char *name, const char *text, mode_t mode)
@@ -141,7 +123,6 @@ int drill_sandbox_create(drill_sandbox *sb, const rd_config *main, const char *s
     sb->dir = rd_strdup(tmpl);
     sb->lock_fd = -1;
     chmod(sb->dir, 0755);
-    snprintf(pids_path, sizeof pids_path, "%s/pids", sb->dir);
 
     char *lock = rd_path_join(sb->dir, "drill.lock");
     sb->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -215,7 +196,7 @@ int drill_sandbox_create(drill_sandbox *sb, const rd_config *main, const char *s
     if (rc == 0) {
         char *args[] = { "repo", "init", "--repo", "drill", NULL };
         int status;
-        rc = drill_child_run(self, sb->config_path, args, sb->log_path, 120, NULL, &status);
+        rc = drill_child_run(self, sb, args, 120, NULL, &status);
         if (rc == 0 && status != 0)
             rc = rd_fail(RD_EIO, "repo init in the sandbox failed: %s", rd_error());
     }
@@ -238,10 +219,10 @@ int drill_sandbox_s3(const drill_sandbox *sb, s3_client **out)
 int drill_sandbox_start_serve(drill_sandbox *sb, const char *self)
 {
     char *args[] = { "serve", "--interval", "3600", NULL };
-    int rc = drill_child_spawn(self, sb->config_path, args, sb->log_path, &sb->serve_pid);
+    int rc = drill_child_spawn(self, sb, args, &sb->serve_pid);
     if (rc < 0)
         return rc;
-    drill_sandbox_record_pid(sb->serve_pid);
+    drill_sandbox_record_pid(sb, sb->serve_pid);
     s3_client *c = NULL;
     rc = drill_sandbox_s3(sb, &c);
     /* Up when the bucket of the configuration answers (serve creates it). */
@@ -357,7 +338,6 @@ void drill_sandbox_teardown(drill_sandbox *sb, bool keep, FILE *progress)
     sb->serve_pid = 0;
     stop_recorded(sb->dir);
     stop_clusters(sb->dir, sb->cfg);
-    pids_path[0] = '\0';
     if (rd_fs_remove_tree(sb->dir) < 0)
         fprintf(stderr, "radiant: warning: cannot remove the sandbox %s: %s\n", sb->dir,
                 rd_error());

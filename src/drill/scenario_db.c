@@ -34,8 +34,7 @@ static int child_json(drill_ctx *c, char *const args[], json_t **doc)
 {
     rd_buf out = RD_BUF_INIT;
     int status;
-    int rc = drill_child_run(c->self, c->sb.config_path, args, c->sb.log_path, 600, &out,
-                             &status);
+    int rc = drill_child_run(c->self, &c->sb, args, 600, &out, &status);
     if (rc == 0 && status != 0)
         rc = rd_fail(status == 4 ? RD_ENOENT : RD_EIO, "radiant %s %s failed (exit %d): %s",
                      args[0], args[1], status, rd_error());
@@ -440,11 +439,9 @@ static void db_cleanup(drill_ctx *c)
         char *del[] = { "db", "delete-db-cluster", "--db-cluster-identifier",
                         c->sb.restored_cluster, "--skip-final-snapshot", NULL };
         int status;
-        if (drill_child_run(c->self, c->sb.config_path, mod, c->sb.log_path, 120, NULL,
-                            &status) == 0 && status == 4)
+        if (drill_child_run(c->self, &c->sb, mod, 120, NULL, &status) == 0 && status == 4)
             return;      /* never created */
-        if (drill_child_run(c->self, c->sb.config_path, del, c->sb.log_path, 300, NULL,
-                            &status) < 0 || status != 0)
+        if (drill_child_run(c->self, &c->sb, del, 300, NULL, &status) < 0 || status != 0)
             fprintf(stderr, "radiant: warning: cannot delete the restored cluster %s: %s\n",
                     c->sb.restored_cluster, rd_error());
         else
