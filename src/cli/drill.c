@@ -491,11 +491,13 @@ static const cli_command drill_commands[] = {
     { "run", "run a drill: fault, runbook recovery, RTO/RPO measured against a journal",
       "db-corruption|accidental-deletion [--ephemeral [--keep]] [--seed N] [--duration S]\n"
       "       [--report-dir DIR] [--db-cluster-identifier ID] [--bucket B] [--yes] [--scale N]\n\n"
-      "A workload writes (transactions, uploads) and journals each write; at a moment drawn\n"
-      "from the seed the fault is injected; the scenario's runbook recovers; RTO (injection\n"
-      "to a verified read and an accepted write) and RPO (injection to the newest write\n"
-      "present afterwards) are measured, every journaled write is checked, and the report\n"
-      "(JSON, Markdown, HTML, journal.jsonl) is written and recorded in the catalog.\n"
+      "Both workloads write throughout (transactions into the cluster, uploads into the\n"
+      "bucket) and journal each write; at a moment drawn from the seed the fault is\n"
+      "injected into one store; the scenario's runbook recovers; RTO (injection to a\n"
+      "verified read and an accepted write) and RPO (injection to the newest write present\n"
+      "afterwards) are measured, every journaled write is checked (the store the fault did\n"
+      "not touch must have lost nothing), and the report (JSON, Markdown, HTML,\n"
+      "journal.jsonl) is written and recorded in the catalog.\n"
       "  db-corruption        a table dropped, rows deleted; database-recovery to the second\n"
       "                       before\n"
       "  accidental-deletion  every object under a prefix deleted; object-recovery\n"
@@ -507,9 +509,10 @@ static const cli_command drill_commands[] = {
       "  --report-dir DIR     default STATE/drills/ID of the configuration\n"
       "  --scale N            db-corruption --ephemeral: pgbench -i -s N into the cluster\n"
       "                       before its base backup (bench/drill.sh)\n"
-      "  --db-cluster-identifier ID, --bucket B  without --ephemeral: what to drill on;\n"
-      "                       it restores into a new cluster and uses its own schema and\n"
-      "                       prefix radiant-drill/ID/ (asks unless --yes)\n"
+      "  --db-cluster-identifier ID, --bucket B  without --ephemeral: what to drill on (the\n"
+      "                       scenario's store required, the other's workload skipped when\n"
+      "                       not given); it restores into a new cluster and uses its own\n"
+      "                       schema and prefix radiant-drill/ID/ (asks unless --yes)\n"
       "Exit 0 when within the targets, 6 when FAILED, 128+signal when interrupted.\n",
       cmd_run },
     { "cleanup", "stop and remove the sandboxes of drills no longer running (kept ones too)",

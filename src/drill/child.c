@@ -223,3 +223,21 @@ int drill_child_run(const char *self, const drill_sandbox *sb, char *const args[
     }
     return 0;
 }
+
+int drill_child_json(const char *self, const drill_sandbox *sb, char *const args[],
+                     json_t **doc)
+{
+    rd_buf out = RD_BUF_INIT;
+    int status;
+    int rc = drill_child_run(self, sb, args, 600, &out, &status);
+    if (rc == 0 && status != 0)
+        rc = rd_fail(status == 4 ? RD_ENOENT : RD_EIO, "radiant %s %s failed (exit %d): %s",
+                     args[0], args[1], status, rd_error());
+    if (rc == 0 && doc) {
+        *doc = json_loads(out.data ? (const char *)out.data : "", 0, NULL);
+        if (!*doc)
+            rc = rd_fail(RD_EINTERNAL, "radiant %s %s printed no JSON", args[0], args[1]);
+    }
+    rd_buf_free(&out);
+    return rc;
+}

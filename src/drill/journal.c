@@ -5,6 +5,12 @@
  * write acknowledged before the point recovery promises must be there with
  * the same hash, a write sent after it must not.
  *
+ * Both workloads run in every drill whose stores are in play (c->stores:
+ * both in a sandbox), whatever the scenario breaks: the store the fault
+ * leaves alone must lose nothing either (stores.c checks it). Each journaled
+ * write says which store it went to ("kind") and whether the fault hit that
+ * store ("faulted").
+ *
  * Two threads, each with its own connection and its own seeded generator
  * (so a seed replays the same payloads and keys): the DB writer commits one
  * row at a time (autocommit: the acknowledgement is the commit), the object
@@ -143,8 +149,9 @@ int drill_journal_save(drill_journal *j, const char *path, const char *const *ev
     pthread_mutex_lock(&j->mu);
     for (size_t i = 0; i < j->n; i++) {
         const drill_write *w = &j->w[i];
-        json_t *o = json_pack("{s:s,s:I,s:s?,s:s,s:I,s:o,s:o}", "kind",
-                              w->kind == DRILL_WRITE_DB ? "db" : "object", "id",
+        json_t *o = json_pack("{s:s,s:b,s:I,s:s?,s:s,s:I,s:o,s:o}", "kind",
+                              w->kind == DRILL_WRITE_DB ? "db" : "object", "faulted",
+                              (int)w->faulted, "id",
                               (json_int_t)w->id, "key", w->key, "sha256", w->sha256,
                               "sent_us", (json_int_t)w->sent_us, "ack_us",
                               w->ack_us ? json_integer(w->ack_us) : json_null(),
@@ -212,7 +219,8 @@ static void *db_writer(void *arg)
             memcpy(payload + i, hex, len - i < 16 ? len - i : 16);
         }
         payload[len] = '\0';
-        drill_write w = { .kind = DRILL_WRITE_DB, .id = id };
+        drill_write w = { .kind = DRILL_WRITE_DB, .id = id,
+                          .faulted = c->sc->store == DRILL_STORE_DB };
         drill_sha256_hex(payload, len, w.sha256);
         char idtext[32];
         snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -248,14 +256,16 @@ int drill_object_put(drill_ctx *c, const char *key, uint64_t *rng, bool workload
     }
     char full[512];
     pthread_mutex_lock(&c->obj_mu);
-    /* Once the fault is in, the application writes on elsewhere (live/):
-     * the deleted prefix is left to the recovery, as an operator would
-     * quarantine it, so the runbook's verify sees only its own work. */
-    if (workload && c->injected_us && strncmp(key, "data/", 5) == 0)
+    /* Once the fault is in the bucket, the application writes on elsewhere
+     * (live/): the deleted prefix is left to the recovery, as an operator
+     * would quarantine it, so the runbook's verify sees only its own work. */
+    bool faulted = c->sc->store == DRILL_STORE_OBJECTS;
+    if (workload && faulted && c->injected_us && strncmp(key, "data/", 5) == 0)
         snprintf(full, sizeof full, "%slive/%s", c->sb.prefix, key + 5);
     else
         snprintf(full, sizeof full, "%s%s", c->sb.prefix, key);
-    drill_write w = { .kind = DRILL_WRITE_OBJECT, .id = ++c->next_object, .key = full };
+    drill_write w = { .kind = DRILL_WRITE_OBJECT, .id = ++c->next_object, .key = full,
+                      .faulted = faulted };
     drill_sha256_hex(data, len, w.sha256);
     w.sent_us = rd_clock_now_us();
     int rc = s3_put_object(c->s3, full, data, len);
@@ -289,15 +299,15 @@ static void *obj_writer(void *arg)
     return NULL;
 }
 
-int drill_workload_start(drill_ctx *c, bool db, bool objects)
+int drill_workload_start(drill_ctx *c)
 {
     c->workload_stop = 0;
-    if (db) {
+    if (c->stores & DRILL_STORE_DB) {
         if (pthread_create(&c->db_thread, NULL, db_writer, c) != 0)
             return rd_fail(RD_EINTERNAL, "cannot start the database workload");
         c->db_running = true;
     }
-    if (objects) {
+    if (c->stores & DRILL_STORE_OBJECTS) {
         if (pthread_create(&c->obj_thread, NULL, obj_writer, c) != 0)
             return rd_fail(RD_EINTERNAL, "cannot start the object workload");
         c->obj_running = true;

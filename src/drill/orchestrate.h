@@ -7,8 +7,12 @@
  *     serve` (object store and WAL streaming). Otherwise: the main
  *     configuration, a source cluster and a bucket named by the caller, and
  *     only objects under the drill's prefix and a schema of the drill's own.
- *   - drill_journal: every write of the workload with its id, content hash,
- *     send and acknowledgement times, shared by the workload threads.
+ *   - drill_journal: every write of both workloads (transactions into the
+ *     cluster, uploads into the bucket) with its id, content hash, send and
+ *     acknowledgement times, shared by the workload threads.
+ *   - the stores (stores.c): the cluster and the bucket every drill writes
+ *     to, whatever its scenario; the scenario breaks one of them, and the
+ *     drill proves the other lost nothing.
  *   - drill_scenario: one fault and its recovery, a const table of functions
  *     (scenario_db.c, scenario_objects.c). AZ failure, region failure and
  *     security breach are new files filling the same table plus one line in
@@ -22,6 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
 
 #include "core/buf.h"
 #include "core/config.h"
@@ -76,6 +83,11 @@ int drill_child_run(const char *self, const drill_sandbox *sb, char *const args[
 /* Starts `radiant --config CONFIG ARGS...` in the background, output to the
  * sandbox's log; *pid set. */
 int drill_child_spawn(const char *self, const drill_sandbox *sb, char *const args[], pid_t *pid);
+/* drill_child_run with a 600 s timeout; an exit code other than 0 is
+ * -RD_EIO (-RD_ENOENT for 4) naming the command; *doc (may be NULL) the
+ * parsed stdout (caller decrefs). */
+int drill_child_json(const char *self, const drill_sandbox *sb, char *const args[],
+                     json_t **doc);
 /* Appends pid to the sandbox's pids file (no-op outside an ephemeral
  * sandbox), so a later drill can stop what this one left running. */
 void drill_sandbox_record_pid(const drill_sandbox *sb, pid_t pid);
@@ -121,6 +133,7 @@ typedef struct drill_write {
     char *key;                     /* object key; NULL for DB rows */
     char sha256[65];
     int64_t sent_us, ack_us;       /* ack_us 0: never acknowledged */
+    bool faulted;                  /* its store is the one the scenario's fault hits */
     /* Set by the measurement. */
     int present;                   /* 1 present with its hash, 0 absent, 2 other hash; -1 unknown */
 } drill_write;
@@ -135,7 +148,8 @@ void drill_journal_init(drill_journal *j);
 void drill_journal_free(drill_journal *j);
 /* Appends a copy (key copied); returns its index. Thread-safe. */
 size_t drill_journal_add(drill_journal *j, const drill_write *w);
-/* Writes one JSON line per write, then the events given (name, time) as
+/* Writes one JSON line per write (its store as "kind": "db" or "object",
+ * and "faulted": whether the scenario's fault hit that store), then the events given (name, time) as
  * {"event": NAME, "time_us": T}; atomically. */
 int drill_journal_save(drill_journal *j, const char *path, const char *const *event_names,
                        const int64_t *event_times, size_t n_events);
@@ -148,6 +162,8 @@ typedef struct drill_ctx {
     const drill_scenario *sc;
     const char *self;              /* the radiant binary */
     drill_sandbox sb;
+    unsigned stores;               /* DRILL_STORE_* in play: both in a sandbox, else
+                                    * what --db-cluster-identifier/--bucket name */
     drill_result *r;
     drill_journal journal;
     FILE *progress;
@@ -183,30 +199,53 @@ uint64_t drill_rand(drill_ctx *c);
 /* Progress line: "[drill] phase: message". */
 void drill_say(drill_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Workload threads (journal.c). The DB writer inserts into SCHEMA.journal of
- * the source cluster; the object writer uploads under PREFIX "data/". */
-int drill_workload_start(drill_ctx *c, bool db, bool objects);
+/* Workload threads (journal.c), one per store in c->stores. The DB writer
+ * inserts into SCHEMA.journal of the source cluster; the object writer
+ * uploads under PREFIX "data/". */
+int drill_workload_start(drill_ctx *c);
 /* Waits for the threads; stop_now ends them at once, else at the end of
  * the duration. */
 void drill_workload_join(drill_ctx *c, bool stop_now);
 /* One upload of seeded content to PREFIX+key, journaled (thread-safe). A
- * workload upload after the injection goes to live/ instead of data/. */
+ * workload upload after the injection of a fault on the object store goes
+ * to live/ instead of data/. */
 int drill_object_put(drill_ctx *c, const char *key, uint64_t *rng, bool workload);
 /* A workload key: "data/obj-NNN", skewed to a few hot keys. */
 void drill_object_key(uint64_t *rng, char *out, size_t len);
 
-/* What a scenario needs of the sandbox. */
-#define DRILL_NEEDS_PG 0x1u
-#define DRILL_NEEDS_OBJECTS 0x2u
+/* The stores: the protected cluster and the versioned bucket. */
+#define DRILL_STORE_DB 0x1u
+#define DRILL_STORE_OBJECTS 0x2u
+
+/* stores.c: what every drill does with both stores, whatever the scenario.
+ * Ephemeral: creates the sandbox's cluster drill-source (serve runs). */
+int drill_stores_start(drill_ctx *c);
+/* The drill's schema with its journal table in the cluster (when in play). */
+int drill_stores_baseline(drill_ctx *c);
+/* Ephemeral: the cluster's base backup (after the scenario's baseline, so
+ * that it holds what the scenario loaded). */
+int drill_stores_base_backup(drill_ctx *c);
+/* The scenario's measure, then the store the fault did not touch against
+ * the ORIGINAL system: every acknowledged write there with its hash, its
+ * lost writes and mismatches counted into the result; per-store
+ * observations. */
+int drill_stores_measure(drill_ctx *c);
+/* Outside a sandbox: the drill's schema and objects under its prefix go. */
+void drill_stores_cleanup(drill_ctx *c);
+/* A connection to the source cluster, -RD_ENET naming it. */
+int drill_connect_source(drill_ctx *c, PGconn **conn);
 
 /* One fault and its recovery. Every function returns 0 or -RD_E* with
  * rd_error() set; run.c turns a failure into the report's reason. */
 struct drill_scenario {
     const char *name;              /* the CLI's and the report's: "db-corruption" */
     const char *summary;
-    unsigned needs;                /* DRILL_NEEDS_* */
+    unsigned store;                /* DRILL_STORE_*: the one the fault breaks (required;
+                                    * the other runs its workload too and is checked
+                                    * for zero loss by stores.c) */
     const char *runbook;           /* the runbook recovery runs */
-    /* baseline: tables, first objects, the base backup; before the workload */
+    /* baseline: tables, first objects; before the workload (the drill's
+     * schema and journal table exist; the base backup follows) */
     int (*baseline)(drill_ctx *c);
     /* the fault, at c->inject_at_us; sets c->injected_us */
     int (*inject)(drill_ctx *c);
@@ -222,7 +261,8 @@ struct drill_scenario {
     /* compares the journal with the recovered system: fills the result's
      * counts, RPO and observations, ticks the checklist items it verified */
     int (*measure)(drill_ctx *c);
-    /* removes what the scenario made outside the sandbox (non-ephemeral) */
+    /* removes what the scenario made outside the sandbox beyond the drill's
+     * schema and prefix, which stores.c removes (non-ephemeral) */
     void (*cleanup)(drill_ctx *c);
 };
 
@@ -230,7 +270,6 @@ extern const drill_scenario drill_scenario_db;
 extern const drill_scenario drill_scenario_objects;
 
 /* libpq helpers for the scenarios. */
-#include <libpq-fe.h>
 PGconn *drill_pg_connect(int port, char *err, size_t errlen);
 /* Runs sql (no result needed); -RD_ENET with the server's message. */
 int drill_pg_exec(PGconn *conn, const char *sql);

@@ -3,10 +3,11 @@
  * integrity, Record actual RTO/RPO") as one explicit state machine.
  *
  *        PREPARE ---> START ---> BASELINE ---> WORKLOAD ---> INJECT ---> DETECT
- *   (sandbox or    (serve of   (sc->baseline) (threads,    (sleep to the  (sc->detect)
- *    main config,   the                        journal)     seeded moment,     |
- *    reclaim)       sandbox)                                 sc->inject)        v
- *                                                                           RECOVER
+ *   (sandbox or    (serve of   (drill schema, (both:       (sleep to the  (sc->detect)
+ *    main config,   the         sc->baseline,  DB and       seeded moment,     |
+ *    reclaim;       sandbox,    base backup    object       sc->inject)        v
+ *    the stores     its         of a sandbox)  threads,                    RECOVER
+ *    in play)       cluster)                   journal)
  *                                                (sc->before_recovery, then the runbook
  *                                                 as a child: `radiant --config CONFIG
  *                                                 runbook run NAME ARGS --output json`,
@@ -14,9 +15,11 @@
  *                                                                              |
  *        TEARDOWN <--- REPORT <--- MEASURE <--- (workload ends) <--- VERIFY <--'
  *     (sc->cleanup,  (evaluate,  (sc->measure                     (sc->verify: a verified
- *      sandbox        journal,    against the                      read and an accepted
- *      stopped and    reports,    journal)                         write = recovered)
- *      removed)       catalog)
+ *      drill schema   journal,    against the                      read and an accepted
+ *      and prefix,    reports,    journal, then                    write = recovered)
+ *      sandbox        catalog)    the untouched
+ *      stopped and                store against
+ *      removed)                   the original)
  *
  *   Failure in any state from BASELINE on: the reason is recorded
  *   (drill_result_fail), the states up to MEASURE are skipped, REPORT and
@@ -33,6 +36,11 @@
  *   3. Outside a sandbox nothing is written but the drill's schema, the
  *      restored cluster and objects under the drill's prefix; TEARDOWN removes
  *      them unless --keep.
+ *   4. Both workloads (transactions and uploads) run from WORKLOAD to the end
+ *      of VERIFY in every scenario whose stores are in play (a sandbox has
+ *      both; outside one, what --db-cluster-identifier and --bucket name,
+ *      the scenario's own store required); the store the fault did not touch
+ *      is measured against the original system and must have lost nothing.
  *
  * A scenario is a drill_scenario table (orchestrate.h); the state machine
  * only calls its functions, so AZ failure, region failure and security breach
@@ -118,7 +126,7 @@ int drill_run_check(const drill_run_options *o)
     if (o->duration_s < 5 || o->duration_s > 3600)
         return rd_fail(RD_EUSAGE, "--duration must be 5 to 3600 seconds, not %d",
                        o->duration_s);
-    if (o->pgbench_scale && (!o->ephemeral || !(sc->needs & DRILL_NEEDS_PG)))
+    if (o->pgbench_scale && (!o->ephemeral || sc->store != DRILL_STORE_DB))
         return rd_fail(RD_EUSAGE, "--scale fills the sandbox's own cluster: it needs "
                        "--ephemeral and a database scenario");
     if (o->report_dir) {
@@ -128,15 +136,16 @@ int drill_run_check(const drill_run_options *o)
     }
     if (o->ephemeral)
         return 0;
-    if ((sc->needs & DRILL_NEEDS_PG) && !o->db_cluster)
+    if (sc->store == DRILL_STORE_DB && !o->db_cluster)
         return rd_fail(RD_EUSAGE, "drill %s without --ephemeral needs "
                        "--db-cluster-identifier: the cluster to drill on (it is not harmed)",
                        sc->name);
-    if ((sc->needs & DRILL_NEEDS_OBJECTS) && !o->bucket)
+    if (sc->store == DRILL_STORE_OBJECTS && !o->bucket)
         return rd_fail(RD_EUSAGE, "drill %s without --ephemeral needs --bucket: the bucket "
                        "to drill on (only objects under radiant-drill/ID/ are touched)",
                        sc->name);
-    if (sc->needs & DRILL_NEEDS_PG) {
+    /* The other store, when named, must be as usable as the scenario's. */
+    if (o->db_cluster) {
         rd_catalog *cat = NULL;
         pgc_cluster *c = NULL;
         int rc = pgc_catalog_open(o->cfg, &cat);
@@ -152,7 +161,7 @@ int drill_run_check(const drill_run_options *o)
         if (rc < 0)
             return rc;
     }
-    if (sc->needs & DRILL_NEEDS_OBJECTS) {
+    if (o->bucket) {
         if (!rd_config_find(o->cfg, "bucket", o->bucket))
             return rd_fail(RD_ENOENT, "bucket %s is not a [bucket] of %s", o->bucket,
                            o->config_path);
@@ -251,9 +260,19 @@ static int phase_prepare(drill_ctx *c, const drill_run_options *o)
     for (char *p = c->sb.schema; *p; p++)
         if (*p == '-')
             *p = '_';
-    if (!o->ephemeral)
-        return prepare_main(c, o);
-    return drill_sandbox_create(&c->sb, o->cfg, c->self, c->progress);
+    if (o->ephemeral) {
+        c->stores = DRILL_STORE_DB | DRILL_STORE_OBJECTS;
+        return drill_sandbox_create(&c->sb, o->cfg, c->self, c->progress);
+    }
+    /* Not invented: a store the configuration does not name is skipped. */
+    c->stores = (o->db_cluster ? DRILL_STORE_DB : 0) | (o->bucket ? DRILL_STORE_OBJECTS : 0);
+    if (!o->db_cluster)
+        drill_result_observe(c->r, "database workload", "skipped: no "
+                             "--db-cluster-identifier given, no cluster to write to");
+    if (!o->bucket)
+        drill_result_observe(c->r, "object workload", "skipped: no --bucket given, no "
+                             "bucket to upload to");
+    return prepare_main(c, o);
 }
 
 /* ------------------------------------------------------------ recover -- */
@@ -473,25 +492,30 @@ int drill_run(const drill_run_options *o, drill_result **out, char **report_dir)
         case P_START:
             if (c.sb.ephemeral)
                 prc = drill_sandbox_start_serve(&c.sb, c.self);
-            if (prc == 0 && (c.sc->needs & DRILL_NEEDS_OBJECTS))
+            if (prc == 0 && (c.stores & DRILL_STORE_OBJECTS))
                 prc = drill_sandbox_s3(&c.sb, &c.s3);
             if (prc == 0 && c.sb.ephemeral)
                 drill_say(&c, "start: radiant serve (pid %d): S3 API %s, WAL streaming",
                           (int)c.sb.serve_pid, c.sb.endpoint);
+            if (prc == 0)
+                prc = drill_stores_start(&c);
             break;
         case P_BASELINE:
-            prc = c.sc->baseline(&c);
+            prc = drill_stores_baseline(&c);
+            if (prc == 0)
+                prc = c.sc->baseline(&c);
+            if (prc == 0)
+                prc = drill_stores_base_backup(&c);
             break;
         case P_WORKLOAD:
             c.workload_start_us = rd_clock_now_us();
             c.inject_at_us = c.workload_start_us + (int64_t)(frac * o->duration_s * 1e6);
-            prc = drill_workload_start(&c, c.sc->needs & DRILL_NEEDS_PG,
-                                       c.sc->needs & DRILL_NEEDS_OBJECTS);
+            prc = drill_workload_start(&c);
             drill_say(&c, "workload: %s%s%s for %d s; the fault at +%.1f s",
-                      (c.sc->needs & DRILL_NEEDS_PG) ? "transactions" : "",
-                      (c.sc->needs & DRILL_NEEDS_PG) && (c.sc->needs & DRILL_NEEDS_OBJECTS)
+                      (c.stores & DRILL_STORE_DB) ? "transactions" : "",
+                      (c.stores & DRILL_STORE_DB) && (c.stores & DRILL_STORE_OBJECTS)
                           ? " and " : "",
-                      (c.sc->needs & DRILL_NEEDS_OBJECTS) ? "uploads" : "", o->duration_s,
+                      (c.stores & DRILL_STORE_OBJECTS) ? "uploads" : "", o->duration_s,
                       frac * o->duration_s);
             break;
         case P_INJECT:
@@ -523,11 +547,17 @@ int drill_run(const drill_run_options *o, drill_result **out, char **report_dir)
                                        "a verified read answered and a write was accepted");
             /* The journal must be complete before it is compared. */
             drill_workload_join(&c, false);
-            drill_say(&c, "workload: ended, %zu writes journaled", c.journal.n);
+            {
+                size_t n_db = 0;
+                for (size_t i = 0; i < c.journal.n; i++)
+                    n_db += c.journal.w[i].kind == DRILL_WRITE_DB;
+                drill_say(&c, "workload: ended, %zu writes journaled (%zu transactions, %zu "
+                          "uploads)", c.journal.n, n_db, c.journal.n - n_db);
+            }
             break;
         }
         case P_MEASURE:
-            prc = c.sc->measure(&c);
+            prc = drill_stores_measure(&c);
             break;
         case P_REPORT:
             drill_workload_join(&c, true);
@@ -539,6 +569,8 @@ int drill_run(const drill_run_options *o, drill_result **out, char **report_dir)
             drill_workload_join(&c, true);
             if (c.sc->cleanup && (!o->keep || drill_interrupted))
                 c.sc->cleanup(&c);
+            if (!o->keep || drill_interrupted)
+                drill_stores_cleanup(&c);
             drill_sandbox_teardown(&c.sb, o->keep && !drill_interrupted, c.progress);
             break;
         case P_DONE:

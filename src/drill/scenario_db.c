@@ -5,8 +5,8 @@
  *
  * Everything the drill creates lives in a schema of its own,
  * radiant_drill_YYYYMMDD_HHMMSS_xxxx, in the source cluster: journal (the
- * workload's rows: id, payload, sha256) and orders (the table the fault
- * drops). Outside a sandbox the fault therefore only ever drops and deletes
+ * workload's rows: id, payload, sha256; made by stores.c, as is the base
+ * backup of a sandbox) and orders (the table the fault drops). Outside a sandbox the fault therefore only ever drops and deletes
  * the drill's own objects, and cleanup drops the schema and the restored
  * cluster.
  *
@@ -17,7 +17,9 @@
  *   - must be absent: every write sent after RP; present = extra;
  *   - writes sent before and acknowledged after RP may be either;
  *   - RPO = T - the acknowledgement of the newest journaled write present;
- *   - the dropped table must be back with the digest it had at baseline. */
+ *   - the dropped table must be back with the digest it had at baseline.
+ * The uploads of the object workload, which runs throughout as well, are
+ * checked by stores.c against the bucket, which the fault does not touch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,27 +34,12 @@
 
 static int child_json(drill_ctx *c, char *const args[], json_t **doc)
 {
-    rd_buf out = RD_BUF_INIT;
-    int status;
-    int rc = drill_child_run(c->self, &c->sb, args, 600, &out, &status);
-    if (rc == 0 && status != 0)
-        rc = rd_fail(status == 4 ? RD_ENOENT : RD_EIO, "radiant %s %s failed (exit %d): %s",
-                     args[0], args[1], status, rd_error());
-    if (rc == 0 && doc) {
-        *doc = json_loads(out.data ? (const char *)out.data : "", 0, NULL);
-        if (!*doc)
-            rc = rd_fail(RD_EINTERNAL, "radiant %s %s printed no JSON", args[0], args[1]);
-    }
-    rd_buf_free(&out);
-    return rc;
+    return drill_child_json(c->self, &c->sb, args, doc);
 }
 
 static int connect_source(drill_ctx *c, PGconn **conn)
 {
-    char err[512];
-    *conn = drill_pg_connect(c->sb.cluster_port, err, sizeof err);
-    return *conn ? 0 : rd_fail(RD_ENET, "cannot connect to DB cluster %s on port %d: %s",
-                               c->sb.cluster, c->sb.cluster_port, err);
+    return drill_connect_source(c, conn);
 }
 
 static int query_text(PGconn *conn, const char *sql, char *out, size_t len)
@@ -79,28 +66,13 @@ static void orders_digest_sql(const drill_ctx *c, char *sql, size_t len)
 
 static int db_baseline(drill_ctx *c)
 {
-    int rc = 0;
-    if (c->sb.ephemeral) {
-        rc = drill_free_port(&c->sb.cluster_port);
-        char port[16];
-        snprintf(port, sizeof port, "%d", c->sb.cluster_port);
-        c->sb.cluster = rd_strdup("drill-source");
-        char *args[] = { "db", "create-db-cluster", "--db-cluster-identifier", c->sb.cluster,
-                         "--port", port, NULL };
-        drill_say(c, "baseline: radiant db create-db-cluster --db-cluster-identifier %s "
-                  "--port %s", c->sb.cluster, port);
-        if (rc == 0)
-            rc = child_json(c, args, NULL);
-    }
     PGconn *conn = NULL;
-    if (rc == 0)
-        rc = connect_source(c, &conn);
+    int rc = connect_source(c, &conn);
     char sql[1024];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s; CREATE TABLE %s.journal (id bigint PRIMARY "
-             "KEY, payload text NOT NULL, sha256 text NOT NULL); CREATE TABLE %s.orders (id "
-             "int PRIMARY KEY, item text NOT NULL, qty int NOT NULL); INSERT INTO %s.orders "
-             "SELECT g, 'item-' || (g * 7919 %% 1000), 1 + g %% 9 FROM generate_series(1, %d) "
-             "g", c->sb.schema, c->sb.schema, c->sb.schema, c->sb.schema, ORDERS_ROWS);
+    snprintf(sql, sizeof sql, "CREATE TABLE %s.orders (id int PRIMARY KEY, item text NOT "
+             "NULL, qty int NOT NULL); INSERT INTO %s.orders SELECT g, 'item-' || (g * 7919 "
+             "%% 1000), 1 + g %% 9 FROM generate_series(1, %d) g", c->sb.schema, c->sb.schema,
+             ORDERS_ROWS);
     if (rc == 0)
         rc = drill_pg_exec(conn, sql);
     orders_digest_sql(c, sql, sizeof sql);
@@ -110,8 +82,7 @@ static int db_baseline(drill_ctx *c)
         PQfinish(conn);
     if (rc < 0)
         return rc;
-    drill_say(c, "baseline: schema %s with journal and orders (%d rows)", c->sb.schema,
-              ORDERS_ROWS);
+    drill_say(c, "baseline: %s.orders (%d rows)", c->sb.schema, ORDERS_ROWS);
     if (c->pgbench_scale > 0) {
         /* Size for the benchmark: the base backup and the restore grow with it. */
         char bin[512], scale[16], port[16];
@@ -134,20 +105,7 @@ static int db_baseline(drill_ctx *c)
         snprintf(obs, sizeof obs, "%d", c->pgbench_scale);
         drill_result_observe(c->r, "pgbench scale", obs);
     }
-    /* A base backup: in a sandbox the cluster has none yet; outside one the
-     * cluster's own backups and WAL already cover the schema. */
-    if (c->sb.ephemeral) {
-        char *snap = rd_asprintf("%s-base", c->sb.cluster);
-        char *args[] = { "db", "create-db-cluster-snapshot", "--db-cluster-identifier",
-                         c->sb.cluster, "--db-cluster-snapshot-identifier", snap, NULL };
-        int64_t t0 = rd_mono_ns();
-        rc = child_json(c, args, NULL);
-        if (rc == 0)
-            drill_say(c, "baseline: base backup %s in %.1f s", snap,
-                      (double)(rd_mono_ns() - t0) / 1e9);
-        free(snap);
-    }
-    return rc;
+    return 0;
 }
 
 static int db_inject(drill_ctx *c)
@@ -418,21 +376,12 @@ static int db_measure(drill_ctx *c)
     return 0;
 }
 
-/* Outside a sandbox: the drill's schema on the source and the restored
- * cluster go; nothing else is touched. */
+/* Outside a sandbox: the restored cluster goes (stores.c drops the
+ * drill's schema on the source); nothing else is touched. */
 static void db_cleanup(drill_ctx *c)
 {
     if (c->sb.ephemeral)
         return;
-    PGconn *conn = NULL;
-    if (c->sb.schema && connect_source(c, &conn) == 0) {
-        char sql[256];
-        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", c->sb.schema);
-        if (drill_pg_exec(conn, sql) < 0)
-            fprintf(stderr, "radiant: warning: cannot drop the drill's schema %s: %s\n",
-                    c->sb.schema, rd_error());
-        PQfinish(conn);
-    }
     if (c->sb.restored_cluster) {
         char *mod[] = { "db", "modify-db-cluster", "--db-cluster-identifier",
                         c->sb.restored_cluster, "--no-deletion-protection", NULL };
@@ -452,7 +401,7 @@ static void db_cleanup(drill_ctx *c)
 const drill_scenario drill_scenario_db = {
     .name = "db-corruption",
     .summary = "a table dropped and rows deleted; point-in-time restore into a new cluster",
-    .needs = DRILL_NEEDS_PG,
+    .store = DRILL_STORE_DB,
     .runbook = "database-recovery",
     .baseline = db_baseline,
     .inject = db_inject,

@@ -1,6 +1,11 @@
 """`radiant drill run` (src/drill/run.c), ephemeral, as root: each drill in a
 sandbox of its own under /tmp/radiant-drill-*.
 
+- both workloads run in every drill (transactions and uploads, each journaled
+  with "kind" and "faulted"), and the store the fault did not touch lost
+  nothing: the test reads the ORIGINAL system itself (the bucket in
+  db-corruption, the source cluster in accidental-deletion) against the
+  journal;
 - db-corruption with --keep: the test reads the restored cluster itself and
   recomputes, from the drill's journal.jsonl alone, the lost writes (zero
   before the restore point), the writes that should not be there (zero after
@@ -8,6 +13,9 @@ sandbox of its own under /tmp/radiant-drill-*.
 - accidental-deletion: zero lost objects, read back by the test through
   boto3 (or, while the object-recovery runbook is not in the build, a FAILED
   report saying so, never a pass);
+- without --ephemeral: a cluster and a bucket named, both workloads, both
+  checked, nothing left behind; only a bucket named: the database workload is
+  skipped and the report says so;
 - a recovery that really fails (the sandbox repository's packs removed after
   the base backup): FAILED with the reason, exit 6;
 - SIGINT mid-drill: exit 130, no sandbox and no process left; kill -9 of a
@@ -16,8 +24,8 @@ sandbox of its own under /tmp/radiant-drill-*.
   a report directory that cannot be written (2 or 5), no terminal and no
   --yes (2)."""
 
-import datetime
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -74,6 +82,82 @@ def journal(path):
     return writes, events
 
 
+def sandbox_s3(sb):
+    """A boto3 client of the sandbox's radiant serve."""
+    conf_text = open(os.path.join(sb, "radiant.conf")).read()
+    port = int(conf_text.split("listen = 127.0.0.1:")[1].split()[0])
+    key_id = conf_text.split("[access-key ")[1].split("]")[0]
+    secret = open(os.path.join(sb, "ak.secret")).read().strip()
+    return s3_client(port, key_id, secret)
+
+
+def s3_client(port, key_id, secret):
+    return boto3.session.Session().client(
+        "s3", endpoint_url="http://127.0.0.1:%d" % port, aws_access_key_id=key_id,
+        aws_secret_access_key=secret, region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}))
+
+
+def sandbox_cluster_port(sb, name):
+    return json.loads(subprocess.run(
+        [RADIANT, "--config", os.path.join(sb, "radiant.conf"), "--output", "json", "db",
+         "describe-db-clusters", "--db-cluster-identifier", name],
+        capture_output=True, text=True, check=True).stdout)["DBClusters"][0]["Port"]
+
+
+def both_workloads(writes, faulted_kind, duration_s, ev):
+    """Both stores were written throughout the workload; "faulted" marks the
+    scenario's store."""
+    for kind in ("db", "object"):
+        mine = [w for w in writes if w["kind"] == kind]
+        assert all(w["faulted"] == (kind == faulted_kind) for w in mine), kind
+        acked = sorted(w["ack_us"] for w in mine if w["ack_us"] and
+                       w["sent_us"] >= ev["workload-start"])
+        assert len(acked) > 3 * duration_s, (kind, len(acked))
+        # from the start of the workload to its end, across the fault
+        assert acked[0] - ev["workload-start"] < 2e6, kind
+        assert acked[-1] > ev["recovered"] or acked[-1] > ev["workload-start"] + \
+            (duration_s - 2) * 1e6, kind
+        assert acked[0] < ev["injection"] < acked[-1], kind
+
+
+def untouched_objects_lost(writes, s3, bucket):
+    """Every key's last acknowledged upload, read back from the bucket: the
+    keys that are missing or hold another content."""
+    last = {}
+    for w in writes:
+        if w["kind"] == "object" and w["ack_us"]:
+            last[w["key"]] = w
+    lost = []
+    for key, w in last.items():
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            body = None
+        if body is None or hashlib.sha256(body).hexdigest() != w["sha256"]:
+            lost.append(key)
+    assert len(last) >= 4
+    return lost
+
+
+def untouched_db_lost(writes, port, schema):
+    """Every acknowledged transaction, read from the source cluster: the ids
+    missing or with another hash."""
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+    cur = conn.cursor()
+    cur.execute("SELECT id, encode(sha256(convert_to(payload, 'UTF8')), 'hex') FROM %s.journal"
+                % schema)
+    rows = dict(cur.fetchall())
+    conn.close()
+    acked = [w for w in writes if w["kind"] == "db" and w["ack_us"]]
+    assert len(acked) > 20
+    return [w["id"] for w in acked if rows.get(w["id"]) != w["sha256"]]
+
+
+def observation(rep, name):
+    return {o["name"]: o["value"] for o in rep["observations"]}.get(name)
+
+
 def alive(pid, sb):
     """pid is a running process of sandbox sb (its command line names it: pids
     are reused)."""
@@ -118,19 +202,16 @@ def test_db_corruption_against_the_journal(main_env):
         assert rep["scenario"] == "db-corruption"
         assert rep["verdict"] == "within-target", rep
         assert os.path.exists(doc["Files"]["html"])
-        writes, ev = journal(os.path.join(report_dir, "journal.jsonl"))
-        writes = [w for w in writes if w["kind"] == "db"]
+        all_writes, ev = journal(os.path.join(report_dir, "journal.jsonl"))
+        both_workloads(all_writes, "db", 12, ev)
+        writes = [w for w in all_writes if w["kind"] == "db"]
         inj, rp = ev["injection"], ev["restore-point"]
         assert rp % 1000000 == 0 and inj - 1000000 <= rp < inj
 
         # The restored cluster, read by the test itself.
-        cl = json.loads(subprocess.run(
-            [RADIANT, "--config", os.path.join(sb, "radiant.conf"), "--output", "json", "db",
-             "describe-db-clusters", "--db-cluster-identifier", "drill-restored"],
-            capture_output=True, text=True, check=True).stdout)["DBClusters"][0]
         schema = "radiant_" + rep["id"].replace("-", "_")
-        conn = psycopg2.connect(host="127.0.0.1", port=cl["Port"], user="postgres",
-                                dbname="postgres")
+        conn = psycopg2.connect(host="127.0.0.1", port=sandbox_cluster_port(sb, "drill-restored"),
+                                user="postgres", dbname="postgres")
         cur = conn.cursor()
         cur.execute("SELECT id, encode(sha256(convert_to(payload, 'UTF8')), 'hex') FROM %s.journal"
                     " WHERE id > 0" % schema)
@@ -157,6 +238,15 @@ def test_db_corruption_against_the_journal(main_env):
         names = [s["name"] for s in rep["steps"]]
         assert ["database-recovery: " + s for s in STEPS] == [n for n in names
                                                              if n.startswith("database-")]
+        # The bucket, which the fault did not touch, lost no acknowledged upload
+        # (read by the test from the sandbox's serve, still running: --keep).
+        assert not untouched_objects_lost(all_writes, sandbox_s3(sb), "radiant-drill")
+        assert "untouched store" in observation(rep, "object workload")
+        assert " 0 lost, 0 other content" in observation(rep, "object workload")
+        assert "faulted store" in observation(rep, "database workload")
+        assert rep["writes"]["integrity_mismatches"] == 0
+        assert rep["writes"]["acknowledged"] == len([w for w in all_writes if w["ack_us"]])
+
         checks = {c["item"]: c["verified"] for c in rep["checklist"]}
         assert checks["Database point-in-time recovery tested"] is True
         assert checks["Recovery time recorded"] is True
@@ -194,26 +284,20 @@ def test_accidental_deletion(main_env):
         assert rep["verdict"] == "within-target", rep
         writes, ev = journal(os.path.join(report_dir, "journal.jsonl"))
         inj = ev["injection"]
-        conf_text = open(os.path.join(sb, "radiant.conf")).read()
-        port = int(conf_text.split("listen = 127.0.0.1:")[1].split()[0])
-        key_id = conf_text.split("[access-key ")[1].split("]")[0]
-        secret = open(os.path.join(sb, "ak.secret")).read().strip()
-        s3 = boto3.session.Session().client(
-            "s3", endpoint_url="http://127.0.0.1:%d" % port, aws_access_key_id=key_id,
-            aws_secret_access_key=secret, region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}))
-        import hashlib
-        last = {}
-        for w in writes:
-            if w["kind"] == "object" and w["ack_us"]:
-                last[w["key"]] = w
-        lost = []
-        for key, w in last.items():
-            body = s3.get_object(Bucket="radiant-drill", Key=key)["Body"].read()
-            if hashlib.sha256(body).hexdigest() != w["sha256"]:
-                lost.append(key)
-        assert not lost
+        both_workloads(writes, "object", 8, ev)
+        assert not untouched_objects_lost(writes, sandbox_s3(sb), "radiant-drill")
+        # uploads after the fault went outside the deleted prefix
+        assert all(not w["key"].startswith("data/") for w in writes
+                   if w["kind"] == "object" and w["sent_us"] > inj)
         assert rep["writes"]["lost"] == 0
+        # The database, which the fault did not touch, lost no acknowledged
+        # transaction: the sandbox's source cluster, read by the test.
+        schema = "radiant_" + rep["id"].replace("-", "_")
+        assert not untouched_db_lost(writes, sandbox_cluster_port(sb, "drill-source"), schema)
+        assert "untouched store" in observation(rep, "database workload")
+        assert " 0 lost, 0 other content" in observation(rep, "database workload")
+        assert rep["writes"]["integrity_mismatches"] == 0
+        assert rep["writes"]["acknowledged"] == len([w for w in writes if w["ack_us"]])
         newest = max(w["ack_us"] for w in writes if w["kind"] == "object" and w["ack_us"]
                      and w["ack_us"] <= inj)
         assert abs(rep["rpo"]["seconds"] - (inj - newest) / 1e6) < 1.0
@@ -301,15 +385,45 @@ def test_kill_9_is_reclaimed_by_the_next_drill(main_env):
 
 
 def test_not_ephemeral_harms_nothing():
-    """On a real cluster (with radiant serve streaming its WAL): the drill
-    works in a schema of its own, restores into a new cluster, and leaves the
-    cluster as it found it: its data untouched, no schema, no extra cluster."""
+    """On a real cluster (with radiant serve streaming its WAL) and a real
+    bucket of the same serve: the drill works in a schema and a prefix of its
+    own, runs both workloads, restores into a new cluster, checks the bucket
+    the fault did not touch, and leaves both as it found them: their data
+    untouched, no schema, no extra cluster, no object under its prefix. Then
+    accidental-deletion with only --bucket: the database workload is skipped
+    and the report says so (no cluster is invented)."""
+    import socket
     from pgfixture import PgEnv, free_port
     env = PgEnv()
     port = free_port()
+    s3_port = free_port()
+    key_id, secret = "AKDRILLTEST0001", "drillTestSecret0123456789"
+    with open(os.path.join(env.dir, "ak.secret"), "w") as f:
+        f.write(secret + "\n")
+    with open(env.config, "a") as f:
+        f.write("\n[objectstore]\nlisten = 127.0.0.1:%d\n\n[access-key %s]\n"
+                "secret-access-key-file = ak.secret\n\n[bucket prod-bucket]\n"
+                "versioning = enabled\n" % (s3_port, key_id))
+    subprocess.run(["chown", "-R", "postgres:postgres", env.dir], check=True)
     serve = subprocess.Popen([RADIANT, "--config", env.config, "serve", "--interval", "3600"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=env.dir)
     try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", s3_port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline and serve.poll() is None
+                time.sleep(0.05)
+        s3 = s3_client(s3_port, key_id, secret)
+        for _ in range(100):           # serve creates the bucket of the configuration
+            try:
+                s3.head_bucket(Bucket="prod-bucket")
+                break
+            except Exception:
+                time.sleep(0.1)
+        s3.put_object(Bucket="prod-bucket", Key="invoices/1.pdf", Body=b"production data")
         env.run("db", "create-db-cluster", "--db-cluster-identifier", "prod", "--port",
                 str(port))
         conn = env.connect(port)
@@ -320,11 +434,25 @@ def test_not_ephemeral_harms_nothing():
         env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "prod",
                 "--db-cluster-snapshot-identifier", "s1")
         code, out, err = drill(env.config, "run", "db-corruption", "--db-cluster-identifier",
-                               "prod", "--yes", "--duration", "8", "--seed", "4")
+                               "prod", "--bucket", "prod-bucket", "--yes", "--duration", "8",
+                               "--seed", "4")
         assert code == 0, err[-3000:]
-        rep = json.loads(out)["Drill"]
+        doc = json.loads(out)
+        rep = doc["Drill"]
         assert rep["verdict"] == "within-target" and not rep["ephemeral"]
         assert rep["writes"]["lost"] == 0 and rep["writes"]["extra"] == 0
+        writes, ev = journal(doc["Files"]["journal"])
+        both_workloads(writes, "db", 8, ev)
+        prefix = "radiant-drill/%s/data/" % rep["id"]
+        assert all(w["key"].startswith(prefix) for w in writes if w["kind"] == "object")
+        # the untouched bucket, as the drill read it before its teardown: the
+        # last upload of every key present with its hash
+        last = {}
+        for w in writes:
+            if w["kind"] == "object" and w["ack_us"]:
+                last[w["key"]] = w
+        assert last and all(w["measured"] == "present" for w in last.values())
+        assert " 0 lost, 0 other content" in observation(rep, "object workload")
         clusters = env.run("db", "describe-db-clusters")["DBClusters"]
         assert [c["DBClusterIdentifier"] for c in clusters] == ["prod"]
         cur.execute("SELECT count(*), sum(balance) FROM accounts")
@@ -332,6 +460,30 @@ def test_not_ephemeral_harms_nothing():
         cur.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'radiant%'")
         assert cur.fetchall() == []
         conn.close()
+        versions = s3.list_object_versions(Bucket="prod-bucket")
+        keys = [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers",
+                                                                                [])]
+        assert keys == ["invoices/1.pdf"], keys[:10]
+
+        # Only a bucket: no cluster to write to, so no transactions, said so.
+        code, out, err = drill(env.config, "run", "accidental-deletion", "--bucket",
+                               "prod-bucket", "--yes", "--duration", "5", "--seed", "4")
+        assert code == 0, err[-3000:]
+        doc = json.loads(out)
+        rep = doc["Drill"]
+        assert rep["verdict"] == "within-target", rep
+        assert observation(rep, "database workload").startswith("skipped: no "
+                                                                 "--db-cluster-identifier")
+        assert "faulted store" in observation(rep, "object workload")
+        writes, _ev = journal(doc["Files"]["journal"])
+        assert writes and all(w["kind"] == "object" and w["faulted"] for w in writes)
+        assert "workload: uploads for 5 s" in err
+        versions = s3.list_object_versions(Bucket="prod-bucket")
+        keys = [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers",
+                                                                                [])]
+        assert keys == ["invoices/1.pdf"], keys[:10]
+        assert s3.get_object(Bucket="prod-bucket", Key="invoices/1.pdf")["Body"].read() == \
+            b"production data"
     finally:
         serve.terminate()
         serve.wait(timeout=60)
