@@ -7,7 +7,9 @@
  *                    [access-key]; [bucket radiant-drill] versioned; the main
  *                    configuration's [targets]
  *   repo.pass, ak.secret   random secrets
- *   state/           catalog, clusters (data directories), object store
+ *   state/           catalog, clusters (data directories: drill-source, made by
+ *                    stores.c in every scenario, and what recovery restores),
+ *                    object store (the bucket, served by the sandbox's serve)
  *   repo/            the repository
  *   drill.lock       flock()ed by the drill for its whole life; holds its pid
  *   pids             one line per child the drill started (serve, runbooks)
