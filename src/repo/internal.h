@@ -198,7 +198,16 @@ struct repo {
     pthread_mutex_t lock_mu;
     pthread_cond_t lock_cv;
     bool lock_stop;
+    char *key_cache;             /* STATE/key-cache/ID, NULL when not used */
 };
+
+/* src/repo/keycache.c: the unwrapped data key cached for short-lived
+ * processes. load: 0 and r->key set when the cache at path is valid for r
+ * and pass. store: best effort (never fails the caller). */
+char *repo_key_cache_path(const rd_config *cfg, const char *repo_id);
+int repo_key_cache_load(repo *r, const char *path, const char *pass);
+void repo_key_cache_store(const rd_config *cfg, repo *r, const char *path, const char *keyfile,
+                          const char *pass);
 
 /* A key file (keys/ID): scrypt parameters, salt and the sealed data key. */
 typedef struct repo_keyfile {
