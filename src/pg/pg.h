@@ -114,6 +114,11 @@ int pgc_wait_available(rd_catalog *cat, const char *id, int64_t timeout_s);
  * stopping one that is not running succeed without doing anything. */
 int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
+/* pg_ctl start (waiting until it answers) / stop -m fast, with no status
+ * change and no event: for a restore, whose cluster stays "restoring" until
+ * it is durable (src/pg/restore.c). */
+int pgc_server_start(const rd_config *cfg, const pgc_cluster *c);
+int pgc_server_stop(const rd_config *cfg, const pgc_cluster *c);
 
 /* -RD_EEXIST when another cluster of the catalog (not self) has the port, or
  * something already listens on it at 127.0.0.1. */
