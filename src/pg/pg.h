@@ -217,7 +217,8 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
 int pgc_wal_push(const rd_config *cfg, rd_catalog *cat, const char *cluster, const char *path);
 
 /* restore_command: writes WAL file `file` of the cluster to dest atomically
- * (dest.tmp.PID, fsync, rename), from the spool when a prefetcher already
+ * (dest.tmp.PID, rename; not fsynced: PostgreSQL fetches again what it needs
+ * after a crash), from the spool when a prefetcher already
  * fetched it, else from the first of repos that has a sound copy (a damaged or
  * unreachable repository is a warning, then the next is tried). -RD_ENOENT
  * when no repository has it, which is normal at the end of recovery.
@@ -227,6 +228,13 @@ int pgc_wal_push(const rd_config *cfg, rd_catalog *cat, const char *cluster, con
  * replays this one; history and .partial files are never prefetched. */
 int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *repos,
                        size_t n_repos, const char *file, const char *dest, int prefetch);
+/* pgc_wal_fetch_from with the repositories found by fn(arg, &repos, &n)
+ * (freed with pgc_wal_repos_free) only when they are needed: a segment the
+ * prefetcher spooled is delivered without opening the catalog or any
+ * repository. */
+typedef int (*pgc_wal_repos_fn)(void *arg, char ***repos, size_t *n);
+int pgc_wal_fetch_lazy(const rd_config *cfg, const char *cluster, pgc_wal_repos_fn fn,
+                       void *arg, const char *file, const char *dest, int prefetch);
 /* pgc_wal_fetch_from the repositories of pgc_wal_repos(). */
 int pgc_wal_fetch(const rd_config *cfg, rd_catalog *cat, const char *cluster, const char *file,
                   const char *dest, int prefetch);
