@@ -156,7 +156,7 @@ static int fetch_repos(void *arg, char ***repos, size_t *n)
 static int cmd_fetch(cli_ctx *ctx, int argc, char **argv)
 {
     struct wal_args a;
-    const rd_config *cfg;
+    const rd_config *cfg = NULL;
     int rc = parse_args("fetch", argc, argv, true, 2, "FILE DEST", &a);
     if (rc == 0)
         rc = cli_config(ctx, &cfg);

@@ -310,6 +310,8 @@ static void *push_look(void *arg)
     rd_buf old = RD_BUF_INIT;
     int rc = repo_open(j->cfg, j->repo_name, &j->r);
     if (rc == 0)
+        repo_prefer_compress_level(j->r, PGC_COMPRESS_LEVEL);
+    if (rc == 0)
         rc = repo_object_get(j->r, j->object, &old);
     if (rc == 0) {
         j->stored = old.len == j->data->len && memcmp(old.data, j->data->data, old.len) == 0;

@@ -188,6 +188,7 @@ struct repo {
     char key_check_hex[2 * RD_SHA256_LEN + 1];
     uint32_t chunk_min, chunk_avg, chunk_max;
     int compress_level;
+    bool compress_level_set;     /* compress-level given in [repo NAME] */
     int threads;
     repo_index *index;           /* loaded on first use */
     /* Held lock and the thread that keeps it fresh. */

@@ -182,6 +182,7 @@ static repo *repo_alloc(const rd_config_section *sec, repo_storage *st)
      * for 25% less CPU, which decides whether a backup keeps up with the disk
      * on two cores (bench/README.md). compress-level sets it per repository. */
     r->compress_level = (int)rd_config_get_int(sec, "compress-level", -1);
+    r->compress_level_set = rd_config_get(sec, "compress-level") != NULL;
     /* Three workers on two cores: the reader and the pack writer (backup), or
      * the O_DIRECT writes (restore), leave a core idle part of the time, and a
      * third worker fills it (bench/README.md: about 6% faster backups, 10%
@@ -471,6 +472,12 @@ const char *repo_name(const repo *r) { return r->name; }
 const char *repo_location(const repo *r) { return repo_storage_location(r->st); }
 bool repo_encrypted(const repo *r) { return r->encrypted; }
 const char *repo_id(const repo *r) { return r->id_hex; }
+
+void repo_prefer_compress_level(repo *r, int level)
+{
+    if (!r->compress_level_set)
+        r->compress_level = level;
+}
 
 void repo_set_threads(repo *r, int threads)
 {
