@@ -89,6 +89,11 @@ int repo_envelope_seal(const uint8_t *key, enum repo_file_type type, const uint8
 /* The same at a chosen zstd level (metadata uses 3). */
 int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
                              size_t len, int level, rd_buf *out);
+/* The same envelope for the body prefix || data, compressed as one stream
+ * without copying them together (16 MiB WAL segments). */
+int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
+                             const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
+                             size_t len, int level, rd_buf *out);
 /* Verifies and unwraps; key NULL for plain repositories. -RD_ECORRUPT on damage. */
 int repo_envelope_open(const uint8_t *key, enum repo_file_type type, const uint8_t *data,
                        size_t len, rd_buf *body);
