@@ -426,10 +426,12 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
     if (rc == 0)
         rc = write_recovery_settings(cfg, c, o, target_name, target_value);
     char *saved[N_RECOVERY_SPEED] = { NULL };
+    bool speed_written = false;
     if (rc == 0)
         rc = speed_settings_save(c, saved);
     if (rc == 0)
         rc = speed_settings_write(cfg, c, true, saved);
+    speed_written = rc == 0;
     int promoted = 0;
     bool started = false;
     if (rc == 0) {
@@ -459,6 +461,17 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
     }
     if (rc == 0)
         rc = make_durable(cfg, c, saved);
+    if (rc < 0 && speed_written) {
+        /* A failed restore must not keep, or later start with, fsync off:
+         * its server is stopped and its own settings go back. */
+        char reason[1024];
+        snprintf(reason, sizeof reason, "%s", rd_error());
+        if (pgc_reachable(c) && pgc_server_stop(cfg, c) < 0)
+            RD_WARN("%s", rd_error());
+        if (speed_settings_write(cfg, c, false, saved) < 0)
+            RD_WARN("%s", rd_error());
+        rd_fail(-rc, "%s", reason);
+    }
     for (size_t i = 0; i < N_RECOVERY_SPEED; i++)
         free(saved[i]);
     if (rc == 0) {
