@@ -132,27 +132,38 @@ static int cmd_push(cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+struct fetch_ctx {
+    const rd_config *cfg;
+    const struct wal_args *a;
+};
+
+/* The repositories of a fetch, asked for only when the spool does not have
+ * the segment (or a prefetcher must be started). A catalog that cannot be
+ * opened leaves the configuration to name them: recovery should not depend
+ * on it. Closed before fetching, so that the prefetcher does not inherit
+ * it. */
+static int fetch_repos(void *arg, char ***repos, size_t *n)
+{
+    struct fetch_ctx *f = arg;
+    rd_catalog *cat = NULL;
+    if (!f->a->repos && pgc_catalog_open(f->cfg, &cat) < 0)
+        RD_WARN("%s; looking for [cluster %s] in the configuration", rd_error(), f->a->cluster);
+    int rc = wal_repos("fetch", f->cfg, cat, f->a, repos, n);
+    rd_catalog_close(cat);
+    return rc;
+}
+
 static int cmd_fetch(cli_ctx *ctx, int argc, char **argv)
 {
     struct wal_args a;
-    const rd_config *cfg;
-    char **repos = NULL;
-    size_t n = 0;
+    const rd_config *cfg = NULL;
     int rc = parse_args("fetch", argc, argv, true, 2, "FILE DEST", &a);
     if (rc == 0)
         rc = cli_config(ctx, &cfg);
-    if (rc == 0) {
-        /* A catalog that cannot be opened leaves the configuration to name
-         * the repositories: recovery should not depend on it. Closed before
-         * fetching, so that the prefetcher does not inherit it. */
-        rd_catalog *cat = NULL;
-        if (!a.repos && pgc_catalog_open(cfg, &cat) < 0)
-            RD_WARN("%s; looking for [cluster %s] in the configuration", rd_error(), a.cluster);
-        rc = wal_repos("fetch", cfg, cat, &a, &repos, &n);
-        rd_catalog_close(cat);
-    }
+    struct fetch_ctx f = { cfg, &a };
     if (rc == 0)
-        rc = pgc_wal_fetch_from(cfg, a.cluster, repos, n, a.pos[0], a.pos[1], a.prefetch);
+        rc = pgc_wal_fetch_lazy(cfg, a.cluster, fetch_repos, &f, a.pos[0], a.pos[1],
+                                a.prefetch);
     if (rc == 0 && ctx->output == CLI_OUTPUT_JSON)
         cli_print_json(json_pack("{s:{s:s,s:s,s:s}}", "wal", "cluster", a.cluster, "file",
                                  a.pos[0], "dest", a.pos[1]));
@@ -162,7 +173,6 @@ static int cmd_fetch(cli_ctx *ctx, int argc, char **argv)
         RD_INFO("%s", rd_error());
         ctx->error_reported = true;
     }
-    pgc_wal_repos_free(repos, n);
     return rc;
 }
 

@@ -47,6 +47,28 @@ int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t 
     return 0;
 }
 
+int rd_zstd_compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, size_t b_len,
+                      void *dst, size_t cap, size_t *outlen)
+{
+    ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_only);
+    size_t rc = ZSTD_CCtx_setPledgedSrcSize(z->cctx, (unsigned long long)a_len + b_len);
+    ZSTD_outBuffer out = { dst, cap, 0 };
+    ZSTD_inBuffer in = { a, a_len, 0 };
+    while (!ZSTD_isError(rc) && in.pos < in.size)
+        rc = ZSTD_compressStream2(z->cctx, &out, &in, ZSTD_e_continue);
+    in = (ZSTD_inBuffer){ b, b_len, 0 };
+    do {
+        if (!ZSTD_isError(rc))
+            rc = ZSTD_compressStream2(z->cctx, &out, &in, ZSTD_e_end);
+    } while (!ZSTD_isError(rc) && rc != 0 && out.pos < out.size);
+    if (ZSTD_isError(rc))
+        return rd_fail(RD_EINTERNAL, "zstd compression failed: %s", ZSTD_getErrorName(rc));
+    if (rc != 0)
+        return rd_fail(RD_EINTERNAL, "zstd compression failed: output buffer too small");
+    *outlen = out.pos;
+    return 0;
+}
+
 int rd_zstd_decompress(rd_zstd *z, const void *src, size_t len, void *dst, size_t expect)
 {
     unsigned long long content = ZSTD_getFrameContentSize(src, len);

@@ -61,6 +61,7 @@ static const struct key_spec repo_keys[] = {
     { "verify-tls", V_BOOL, 0, 0, NULL },
     { "compress-level", V_INT, -7, 19, NULL },
     { "threads", V_INT, 1, 64, NULL },
+    { "key-cache", V_BOOL, 0, 0, NULL },
     { NULL, 0, 0, 0, NULL },
 };
 

@@ -192,6 +192,8 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
         struct repo_run *run = &runs[n_runs++];
         rc = repo_open(cfg, c->repos[i], &run->r);
         if (rc == 0)
+            repo_prefer_compress_level(run->r, PGC_COMPRESS_LEVEL);
+        if (rc == 0)
             rc = repo_lock(run->r, false);
         if (rc == 0)
             rc = repo_manifest_load_parent(run->r, source, kind, &run->parent);

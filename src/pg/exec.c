@@ -431,25 +431,16 @@ static int server_state(const rd_config *cfg, const pgc_cluster *c, int *state)
     return pgc_exec(cfg, argv, "/dev/null", state);
 }
 
-int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c)
+/* pg_ctl start, then waits until the server answers; nothing recorded. */
+static int start_server(const rd_config *cfg, const pgc_cluster *c, const char *log_path)
 {
-    if (pgc_reachable(c)) {
-        if (strcmp(c->status, "available") != 0)
-            set_status(cat, c, "available");
-        return 0;
-    }
     char bin[512];
-    char *log_path = NULL;
     if (!pgc_bin("pg_ctl", bin, sizeof bin))
         return -RD_ECONFIG;
-    int rc = cluster_dir_prepare(cfg, c->id, &log_path);
-    if (rc < 0)
-        return rc;
-    set_status(cat, c, "starting");
     int status = 0;
-    char *argv[] = { bin, "-D", c->data_dir, "-l", log_path, "-w", "-t", PGC_CTL_TIMEOUT,
-                     "start", NULL };
-    rc = pgc_exec(cfg, argv, log_path, &status);
+    char *argv[] = { bin, "-D", c->data_dir, "-l", (char *)log_path, "-w", "-t",
+                     PGC_CTL_TIMEOUT, "start", NULL };
+    int rc = pgc_exec(cfg, argv, log_path, &status);
     if (rc == 0 && status != 0) {
         char last[512];
         pgc_log_tail(log_path, last, sizeof last);
@@ -458,6 +449,61 @@ int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c)
     }
     if (rc == 0)
         rc = pgc_wait_ready(c, 30);
+    return rc;
+}
+
+/* pg_ctl stop -m fast; nothing recorded. */
+static int stop_server(const rd_config *cfg, const pgc_cluster *c, const char *log_path)
+{
+    char bin[512];
+    if (!pgc_bin("pg_ctl", bin, sizeof bin))
+        return -RD_ECONFIG;
+    int status = 0;
+    char *argv[] = { bin, "-D", c->data_dir, "-w", "-t", PGC_CTL_TIMEOUT, "stop", "-m", "fast",
+                     NULL };
+    int rc = pgc_exec(cfg, argv, log_path, &status);
+    if (rc == 0 && status != 0) {
+        char last[512];
+        pgc_log_tail(log_path, last, sizeof last);
+        rc = rd_fail(RD_EIO, "DB cluster %s did not stop (pg_ctl exit %d): %s; see %s", c->id,
+                     status, last[0] ? last : "no message", log_path);
+    }
+    return rc;
+}
+
+int pgc_server_start(const rd_config *cfg, const pgc_cluster *c)
+{
+    char *log_path = NULL;
+    int rc = cluster_dir_prepare(cfg, c->id, &log_path);
+    if (rc == 0)
+        rc = start_server(cfg, c, log_path);
+    free(log_path);
+    return rc;
+}
+
+int pgc_server_stop(const rd_config *cfg, const pgc_cluster *c)
+{
+    char *log_path = NULL;
+    int rc = cluster_dir_prepare(cfg, c->id, &log_path);
+    if (rc == 0)
+        rc = stop_server(cfg, c, log_path);
+    free(log_path);
+    return rc;
+}
+
+int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c)
+{
+    if (pgc_reachable(c)) {
+        if (strcmp(c->status, "available") != 0)
+            set_status(cat, c, "available");
+        return 0;
+    }
+    char *log_path = NULL;
+    int rc = cluster_dir_prepare(cfg, c->id, &log_path);
+    if (rc < 0)
+        return rc;
+    set_status(cat, c, "starting");
+    rc = start_server(cfg, c, log_path);
     if (rc < 0) {
         set_status(cat, c, "failed");
         char msg[1100];
@@ -494,16 +540,7 @@ int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c)
         return rc;
     char *previous = rd_strdup(c->status);
     set_status(cat, c, "stopping");
-    int status = 0;
-    char *argv[] = { bin, "-D", c->data_dir, "-w", "-t", PGC_CTL_TIMEOUT, "stop", "-m", "fast",
-                     NULL };
-    rc = pgc_exec(cfg, argv, log_path, &status);
-    if (rc == 0 && status != 0) {
-        char last[512];
-        pgc_log_tail(log_path, last, sizeof last);
-        rc = rd_fail(RD_EIO, "DB cluster %s did not stop (pg_ctl exit %d): %s; see %s", c->id,
-                     status, last[0] ? last : "no message", log_path);
-    }
+    rc = stop_server(cfg, c, log_path);
     if (rc < 0) {
         set_status(cat, c, previous);
         char msg[1100];

@@ -114,6 +114,19 @@ int pgc_wait_available(rd_catalog *cat, const char *id, int64_t timeout_s);
  * stopping one that is not running succeed without doing anything. */
 int pgc_start(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
 int pgc_stop(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c);
+/* The zstd level of PostgreSQL base backups and WAL in a repository whose
+ * section does not set compress-level. Level 1, not the repository default
+ * fast level 1 (-1): PostgreSQL pages with text (pgbench_accounts.filler)
+ * need entropy coding, which the negative levels skip: 22 % smaller on such
+ * pages for about 1.8x the compression CPU, while backups stay
+ * several times faster than the disk-bound targets need (bench/README.md,
+ * bench/pg.sh). */
+#define PGC_COMPRESS_LEVEL 1
+/* pg_ctl start (waiting until it answers) / stop -m fast, with no status
+ * change and no event: for a restore, whose cluster stays "restoring" until
+ * it is durable (src/pg/restore.c). */
+int pgc_server_start(const rd_config *cfg, const pgc_cluster *c);
+int pgc_server_stop(const rd_config *cfg, const pgc_cluster *c);
 
 /* -RD_EEXIST when another cluster of the catalog (not self) has the port, or
  * something already listens on it at 127.0.0.1. */
@@ -212,7 +225,8 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
 int pgc_wal_push(const rd_config *cfg, rd_catalog *cat, const char *cluster, const char *path);
 
 /* restore_command: writes WAL file `file` of the cluster to dest atomically
- * (dest.tmp.PID, fsync, rename), from the spool when a prefetcher already
+ * (dest.tmp.PID, rename; not fsynced: PostgreSQL fetches again what it needs
+ * after a crash), from the spool when a prefetcher already
  * fetched it, else from the first of repos that has a sound copy (a damaged or
  * unreachable repository is a warning, then the next is tried). -RD_ENOENT
  * when no repository has it, which is normal at the end of recovery.
@@ -222,6 +236,13 @@ int pgc_wal_push(const rd_config *cfg, rd_catalog *cat, const char *cluster, con
  * replays this one; history and .partial files are never prefetched. */
 int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *repos,
                        size_t n_repos, const char *file, const char *dest, int prefetch);
+/* pgc_wal_fetch_from with the repositories found by fn(arg, &repos, &n)
+ * (freed with pgc_wal_repos_free) only when they are needed: a segment the
+ * prefetcher spooled is delivered without opening the catalog or any
+ * repository. */
+typedef int (*pgc_wal_repos_fn)(void *arg, char ***repos, size_t *n);
+int pgc_wal_fetch_lazy(const rd_config *cfg, const char *cluster, pgc_wal_repos_fn fn,
+                       void *arg, const char *file, const char *dest, int prefetch);
 /* pgc_wal_fetch_from the repositories of pgc_wal_repos(). */
 int pgc_wal_fetch(const rd_config *cfg, rd_catalog *cat, const char *cluster, const char *file,
                   const char *dest, int prefetch);

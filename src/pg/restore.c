@@ -14,8 +14,48 @@
  * (PostgreSQL stops at the first commit after the target and fails when there
  * is none: "recovery ended before configured recovery target was reached").
  * Then every commit up to the target is in the archive already, so the
- * restore is redone to the end of the archived WAL, which is the same state. */
+ * restore is redone to the end of the archived WAL, which is the same state.
+ *
+ * Replay tuned for speed, made durable before "available"
+ * -------------------------------------------------------
+ * The recovery run has settings of its own (RECOVERY_SPEED below): fsync =
+ * off and synchronous_commit = off, so that neither restartpoints nor the
+ * end-of-recovery checkpoint wait for the disk, with full_page_writes left
+ * as it is (the WAL must stay usable for the new cluster's own recovery and
+ * backups). A crash of the machine during that run can leave anything in the
+ * data directory; that is acceptable only because the cluster is not
+ * available yet: its catalog status stays "restoring" (the server is started
+ * and stopped here without pgc_start's status changes), and a restore that
+ * does not finish is one to run again.
+ *
+ * PostgreSQL's documentation of fsync: "For reliable recovery when changing
+ * fsync off to on, it is necessary to force all modified buffers in the
+ * kernel to durable storage. This can be done while the cluster is shutdown
+ * or while fsync is on by running initdb --sync-only, running sync,
+ * unmounting the file system, or rebooting the server." A CHECKPOINT after
+ * turning fsync back on is not enough: the sync requests of files written
+ * while fsync was off were dropped by the checkpoints that ran meanwhile
+ * (sync.c skips them while !enableFsync), so those files would never be
+ * fsynced. And a reload is asynchronous: there is no way to know when every
+ * process of a running server has fsync on again. So once promoted:
+ *
+ *   1. postgresql.auto.conf gets its own settings back (the source's values,
+ *      or none), written atomically and fsynced;
+ *   2. the server stops (pg_ctl stop -m fast: a shutdown checkpoint; nothing
+ *      writes afterwards);
+ *   3. syncfs() of the file system of the data directory, of pg_wal and of
+ *      each tablespace (what PostgreSQL's SyncDataDirectory does with
+ *      recovery_init_sync_method = syncfs): every page replay, the
+ *      checkpoints and pg_control wrote with fsync off is on disk now;
+ *   4. the server starts with its normal settings (fsync on), answers a
+ *      write, and only then is the cluster recorded "available".
+ *
+ * A crash before 4 leaves "restoring"; after it, the cluster is durable and
+ * runs as any other. Stopping and starting costs about a second; the syncfs
+ * writes what the end-of-recovery checkpoint would have had to fsync anyway. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +72,19 @@
 #include "repo/repo.h"
 
 #define PROMOTE_TIMEOUT_S 3600
+
+/* Settings of the recovery run only (see the top of the file); the cluster
+ * gets the backup's own values back before it is declared available.
+ * maintenance_io_concurrency is how far ahead recovery_prefetch reads
+ * blocks that replay will need. */
+static const char *const RECOVERY_SPEED[][2] = {
+    { "fsync", "off" },
+    { "synchronous_commit", "off" },
+    { "recovery_prefetch", "on" },
+    { "maintenance_io_concurrency", "64" },
+    { "wal_decode_buffer_size", "4MB" },
+};
+#define N_RECOVERY_SPEED (sizeof RECOVERY_SPEED / sizeof RECOVERY_SPEED[0])
 
 static void format_pg_time(int64_t t, char *out, size_t len)
 {
@@ -128,6 +181,93 @@ static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
     free(q_self);
     free(q_config);
     free(archive);
+    return rc;
+}
+
+/* The backup's own values of the RECOVERY_SPEED settings (NULL: not set in
+ * postgresql.auto.conf), read before they are overridden. */
+static int speed_settings_save(const pgc_cluster *c, char *saved[N_RECOVERY_SPEED])
+{
+    for (size_t i = 0; i < N_RECOVERY_SPEED; i++) {
+        saved[i] = NULL;
+        int rc = pgc_auto_conf_get(c->data_dir, RECOVERY_SPEED[i][0], &saved[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* speed: the recovery run's values; else the saved ones back. */
+static int speed_settings_write(const rd_config *cfg, const pgc_cluster *c, bool speed,
+                                char *const saved[N_RECOVERY_SPEED])
+{
+    const char *names[N_RECOVERY_SPEED], *values[N_RECOVERY_SPEED];
+    for (size_t i = 0; i < N_RECOVERY_SPEED; i++) {
+        names[i] = RECOVERY_SPEED[i][0];
+        values[i] = speed ? RECOVERY_SPEED[i][1] : saved[i];
+    }
+    return pgc_auto_conf_set(cfg, c->data_dir, names, values, N_RECOVERY_SPEED);
+}
+
+/* syncfs() of the file system that holds path (following symlinks). */
+static int sync_fs_of(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return rd_fail_errno(RD_EIO, "cannot open %s", path);
+    int rc = syncfs(fd) == 0 ? 0 : rd_fail_errno(RD_EIO, "cannot sync the file system of %s",
+                                                 path);
+    close(fd);
+    return rc;
+}
+
+/* Everything a stopped server wrote with fsync off, on disk: the data
+ * directory, pg_wal and every tablespace, which may be other file systems. */
+static int sync_cluster(const pgc_cluster *c)
+{
+    int rc = sync_fs_of(c->data_dir);
+    char *wal = rd_path_join(c->data_dir, "pg_wal");
+    if (rc == 0)
+        rc = sync_fs_of(wal);
+    free(wal);
+    char *tblspc = rd_path_join(c->data_dir, "pg_tblspc");
+    DIR *d = rc == 0 ? opendir(tblspc) : NULL;
+    struct dirent *e;
+    while (d && rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *link = rd_path_join(tblspc, e->d_name);
+        rc = sync_fs_of(link);
+        free(link);
+    }
+    if (d)
+        closedir(d);
+    free(tblspc);
+    return rc;
+}
+
+/* Steps 1-4 of the top of the file: the promoted server gets its normal
+ * settings back and everything it wrote with fsync off is made durable
+ * before the restore may say "available". */
+static int make_durable(const rd_config *cfg, const pgc_cluster *c,
+                        char *const saved[N_RECOVERY_SPEED])
+{
+    int64_t t0 = rd_mono_ns();
+    int rc = speed_settings_write(cfg, c, false, saved);
+    if (rc == 0)
+        rc = pgc_server_stop(cfg, c);
+    int64_t t1 = rd_mono_ns();
+    if (rc == 0)
+        rc = sync_cluster(c);
+    int64_t t2 = rd_mono_ns();
+    if (rc == 0)
+        rc = pgc_server_start(cfg, c);
+    if (rc == 0)
+        RD_INFO("DB cluster %s made durable: stop %.2f s, syncfs %.2f s, start %.2f s", c->id,
+                (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9,
+                (double)(rd_mono_ns() - t2) / 1e9);
+    else
+        rd_fail_wrap(rc, "making DB cluster %s durable after recovery", c->id);
     return rc;
 }
 
@@ -285,18 +425,31 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
         rc = restore_files(cfg, &snap, c->data_dir, o->progress);
     if (rc == 0)
         rc = write_recovery_settings(cfg, c, o, target_name, target_value);
-    int promoted = 0;
+    char *saved[N_RECOVERY_SPEED] = { NULL };
+    bool speed_written = false;
     if (rc == 0)
-        rc = pgc_start(cfg, cat, c);
+        rc = speed_settings_save(c, saved);
+    if (rc == 0)
+        rc = speed_settings_write(cfg, c, true, saved);
+    speed_written = rc == 0;
+    int promoted = 0;
+    bool started = false;
     if (rc == 0) {
-        promoted = wait_promoted(c, o->replay_at);
-        if (promoted == 0 && target_name &&
+        rc = pgc_server_start(cfg, c);
+        started = true;
+    }
+    if (started) {
+        /* Recovery may end before pg_ctl sees the server ready, too. */
+        if (rc == 0)
+            promoted = wait_promoted(c, o->replay_at);
+        if ((rc < 0 || promoted == 0) && target_name &&
             log_says(c, "recovery ended before configured recovery target was reached")) {
             /* The archive ends before the target: restore to its end instead. */
             RD_INFO("no commit after %s in the archive: recovering to its end", when);
+            promoted = 0;
             rc = write_recovery_settings(cfg, c, o, NULL, NULL);
             if (rc == 0)
-                rc = pgc_start(cfg, cat, c);
+                rc = pgc_server_start(cfg, c);
             if (rc == 0)
                 promoted = wait_promoted(c, o->replay_at);
         }
@@ -306,6 +459,21 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
             rc = rd_fail(RD_EIO, "DB cluster %s stopped during recovery; see %s/../server.log",
                          c->id, c->data_dir);
     }
+    if (rc == 0)
+        rc = make_durable(cfg, c, saved);
+    if (rc < 0 && speed_written) {
+        /* A failed restore must not keep, or later start with, fsync off:
+         * its server is stopped and its own settings go back. */
+        char reason[1024];
+        snprintf(reason, sizeof reason, "%s", rd_error());
+        if (pgc_reachable(c) && pgc_server_stop(cfg, c) < 0)
+            RD_WARN("%s", rd_error());
+        if (speed_settings_write(cfg, c, false, saved) < 0)
+            RD_WARN("%s", rd_error());
+        rd_fail(-rc, "%s", reason);
+    }
+    for (size_t i = 0; i < N_RECOVERY_SPEED; i++)
+        free(saved[i]);
     if (rc == 0) {
         rc = pgc_cluster_set_status(cat, c->id, "available");
         free(c->status);

@@ -11,7 +11,19 @@
  *     failure stores the same bytes again, which is success.
  *  3. Only the process holding the flock of STATE/spool/ID/.lock (one
  *     prefetcher at a time) creates or removes NAME.tmp files in the spool,
- *     and a spooled NAME appears by rename, whole and fsynced.
+ *     and a spooled NAME appears by rename, whole. It is not fsynced: the
+ *     spool is a cache, and after a crash of the machine a renamed file may
+ *     have lost its data. So the spool is trusted only in the boot that
+ *     wrote it: spool/.boot holds the kernel's boot id
+ *     (/proc/sys/kernel/random/boot_id, new at every boot), written by the
+ *     prefetcher after it has emptied a spool of another boot, and a fetch
+ *     takes spooled segments only while .boot is this boot's. Within one
+ *     boot the page cache is the truth, and a file that appeared by rename
+ *     after its last write is whole even if a process died.
+ *  5. What fetch writes to DEST is not fsynced either (renamed into place,
+ *     whole): PostgreSQL reads it and removes it (RECOVERYXLOG), or, as a
+ *     standby, renames it durably itself (durable_rename), and it calls
+ *     restore_command again for anything it needs after a crash.
  *  4. The foreground fetch never waits on the network for a segment that is
  *     not its own, and returns as soon as its segment is delivered.
  *
@@ -61,7 +73,11 @@
 /* History files and .backup labels are a few hundred bytes; anything near a
  * segment's size is not one of them. */
 #define WAL_SMALL_FILE_MAX PGC_WAL_SEGMENT_SIZE
-#define PREFETCH_THREADS 4
+/* Two threads at nice 10: on a 2-core machine the prefetcher must keep
+ * ahead of replay, not take a core from it (the startup process replays on
+ * one core, restore_command and the machine's other work use the other). */
+#define PREFETCH_THREADS 2
+#define PREFETCH_NICE 10
 /* How long a foreground fetch waits for the prefetcher to finish the segment
  * it is already fetching before fetching it itself. */
 #define SPOOL_WAIT_MS 60000
@@ -71,6 +87,8 @@
 #define SPOOL_LOCK ".lock"
 #define SPOOL_LOG "prefetch.log"
 #define SPOOL_WANT ".want"
+#define SPOOL_BOOT ".boot"
+#define BOOT_ID_LEN 36
 
 /* ---------------------------------------------------------------- names -- */
 
@@ -292,6 +310,8 @@ static void *push_look(void *arg)
     rd_buf old = RD_BUF_INIT;
     int rc = repo_open(j->cfg, j->repo_name, &j->r);
     if (rc == 0)
+        repo_prefer_compress_level(j->r, PGC_COMPRESS_LEVEL);
+    if (rc == 0)
         rc = repo_object_get(j->r, j->object, &old);
     if (rc == 0) {
         j->stored = old.len == j->data->len && memcmp(old.data, j->data->data, old.len) == 0;
@@ -359,10 +379,31 @@ int pgc_wal_last_pushed(rd_catalog *cat, const char *cluster, int64_t *seconds)
     return rc;
 }
 
+/* The wal_archive row only informs (LatestRestorableTime, `db describe`):
+ * what archive_command acknowledges is the WAL file, durable in every
+ * repository before this runs (one fsync of the object, one of its
+ * directory). So this connection commits with synchronous=NORMAL, keeps
+ * SQLite's -wal file (not deleted and re-created, with a directory fsync,
+ * by every process) and leaves checkpoints to SQLite's automatic ones
+ * instead of one per process at close: the push then does no fsync of its
+ * own for the catalog. In WAL mode NORMAL keeps the catalog consistent; a
+ * crash of the machine can lose the last rows, which makes the restorable
+ * window lag until the next push is recorded, while the WAL itself is
+ * safely archived (and PostgreSQL pushes again whatever it had not marked
+ * done). */
+static void catalog_relax(sqlite3 *db)
+{
+    int on = 1;
+    sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+}
+
 static int record_push(rd_catalog *cat, const char *cluster, const char *name, size_t size)
 {
     sqlite3 *db = rd_catalog_db(cat);
     sqlite3_stmt *st;
+    catalog_relax(db);
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO wal_archive(cluster_id, name, pushed_us, "
                            "size) VALUES (?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
         return rd_fail(RD_EIO, "catalog: %s", sqlite3_errmsg(db));
@@ -569,6 +610,34 @@ static bool spool_fresh(const struct stat *st)
     return time(NULL) - st->st_mtime < SPOOL_MAX_AGE_S;
 }
 
+/* This boot's id (36 characters); false when the kernel does not say. */
+static bool boot_id(char out[BOOT_ID_LEN + 1])
+{
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, out, BOOT_ID_LEN);
+    close(fd);
+    out[n > 0 ? n : 0] = '\0';
+    return n == BOOT_ID_LEN;
+}
+
+/* True when spool/.boot says the spool was written in this boot (invariant
+ * 3): only then may its segments be trusted. */
+static bool spool_this_boot(const char *spool)
+{
+    char now[BOOT_ID_LEN + 1], was[BOOT_ID_LEN + 1];
+    char *path = rd_path_join(spool, SPOOL_BOOT);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, was, BOOT_ID_LEN);
+    close(fd);
+    was[n > 0 ? n : 0] = '\0';
+    return n == BOOT_ID_LEN && boot_id(now) && strcmp(now, was) == 0;
+}
+
 /* True while a prefetcher holds the spool lock. */
 static bool prefetcher_running(const char *spool)
 {
@@ -588,6 +657,27 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* dest via dest.tmp.PID and a rename, so that PostgreSQL never sees a part
+ * of it; not fsynced (invariant 5). */
+static int write_dest(const char *dest, const void *data, size_t len)
+{
+    char *tmp = rd_asprintf("%s.tmp.%ld", dest, (long)getpid());
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        rc = rd_fail_errno(RD_EIO, "cannot create %s", tmp);
+    if (rc == 0)
+        rc = rd_fs_write_full(fd, data, len);
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = rd_fail_errno(RD_EIO, "cannot close %s", tmp);
+    if (rc == 0 && rename(tmp, dest) != 0)
+        rc = rd_fail_errno(RD_EIO, "cannot rename %s to %s", tmp, dest);
+    if (rc < 0 && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 /* Moves spool/file to dest when a prefetcher fetched it (waiting for one
  * that is fetching it right now). *taken says whether dest was written. */
 static int spool_take(const char *spool, const char *file, const char *dest, bool *taken)
@@ -597,6 +687,11 @@ static int spool_take(const char *spool, const char *file, const char *dest, boo
     char *tmp = rd_asprintf("%s.tmp", path);
     struct stat st;
     int rc = 0;
+    if (!spool_this_boot(spool)) {
+        free(tmp);
+        free(path);
+        return 0;   /* empty, or from before a reboot: not to be trusted */
+    }
     bool have = stat(path, &st) == 0;
     for (int waited = 0; !have && waited < SPOOL_WAIT_MS; waited += 5) {
         if (access(tmp, F_OK) != 0 || !prefetcher_running(spool))
@@ -609,14 +704,14 @@ static int spool_take(const char *spool, const char *file, const char *dest, boo
         unlink(path);
         have = false;
     }
+    /* Not fsynced (invariant 5). */
     if (have && rename(path, dest) == 0) {
-        rc = rd_fs_fsync_parent(dest);
-        *taken = rc == 0;
+        *taken = true;
     } else if (have && errno == EXDEV) {
         rd_buf data = RD_BUF_INIT;
         rc = rd_fs_read_file(path, PGC_WAL_SEGMENT_SIZE, &data);
         if (rc == 0)
-            rc = rd_fs_write_atomic(dest, data.data, data.len, 0600);
+            rc = write_dest(dest, data.data, data.len);
         rd_buf_free(&data);
         *taken = rc == 0;
         if (rc == 0)
@@ -688,12 +783,14 @@ static bool spool_want_read(const char *spool, char *out)
 /* Removes, under the lock, segments PostgreSQL has gone past (up to and
  * including `file`, on any timeline), .tmp files of a prefetcher that died,
  * and spooled files too old to trust. */
-static void spool_clean(const char *spool, const char *file)
+static void spool_clean(const char *spool, const char *file, bool all)
 {
     uint32_t tli;
     uint64_t upto;
     if (pgc_wal_segment_parse(file, &tli, &upto) < 0)
         return;
+    if (all)
+        upto = UINT64_MAX;
     DIR *d = opendir(spool);
     if (!d)
         return;
@@ -742,10 +839,9 @@ static int spool_fetch(struct prefetch *p, const char *name, rd_buf *data)
     if (rc == 0 && data->len != PGC_WAL_SEGMENT_SIZE)
         rc = rd_fail(RD_ECORRUPT, "WAL %s in the repository is %zu bytes, not 16 MiB", name,
                      data->len);
+    /* Not fsynced: the spool is trusted only in this boot (invariant 3). */
     if (rc == 0)
         rc = rd_fs_write_full(fd, data->data, data->len);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = rd_fail_errno(RD_EIO, "cannot fsync %s", tmp);
     if (fd >= 0 && close(fd) != 0 && rc == 0)
         rc = rd_fail_errno(RD_EIO, "cannot close %s", tmp);
     if (rc == 0) {
@@ -819,6 +915,30 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
         dup2(log_fd, STDERR_FILENO);
         close(log_fd);
     }
+    /* Behind replay for the CPU (PREFETCH_NICE); errors do not matter. */
+    if (nice(PREFETCH_NICE) == -1)
+        RD_DEBUG("nice: %s", strerror(errno));
+    /* A spool of another boot (or of none) is emptied before it is marked
+     * as this boot's (invariant 3). */
+    char boot[BOOT_ID_LEN + 1];
+    bool boot_known = boot_id(boot);
+    if (!spool_this_boot(spool)) {
+        spool_clean(spool, file, true);
+        char *bpath = rd_path_join(spool, SPOOL_BOOT);
+        char *btmp = rd_asprintf("%s.%ld", bpath, (long)getpid());
+        int bfd = boot_known ? open(btmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+        bool ok = bfd >= 0 && rd_fs_write_full(bfd, boot, BOOT_ID_LEN) == 0;
+        if (bfd >= 0)
+            close(bfd);
+        if (ok)
+            pgc_chown_run_as(cfg, btmp);
+        if (!ok || rename(btmp, bpath) != 0) {
+            unlink(btmp);
+            _exit(0);   /* nothing spooled could be trusted: no prefetching */
+        }
+        free(btmp);
+        free(bpath);
+    }
     char (*names)[32] = rd_calloc((size_t)k, sizeof *names);
     struct source src;
     source_init(&src, cfg, repos, n_repos);
@@ -827,7 +947,7 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
     /* One batch after `current`, then another after the newest segment a
      * fetch asked for meanwhile (spool_want_read), until none is newer. */
     for (;;) {
-        spool_clean(spool, current);
+        spool_clean(spool, current, false);
         size_t n = spool_missing(spool, current, k, names);
         struct prefetch p = { cfg, &src, cluster, spool, names, n, 0, n,
                               PTHREAD_MUTEX_INITIALIZER };
@@ -853,9 +973,29 @@ static _Noreturn void prefetch_run(const rd_config *cfg, const char *cluster,
     _exit(0);
 }
 
+/* The repositories of a fetch: given, or found by a callback only when
+ * needed, because a segment taken from the spool needs none (no catalog, no
+ * repository opened: restore_command runs once per segment). */
+struct fetch_repos {
+    char *const *repos;
+    size_t n;
+    pgc_wal_repos_fn fn;
+    void *arg;
+    char **owned;                /* what fn returned, freed at the end */
+};
+
+static int fetch_repos_get(struct fetch_repos *f)
+{
+    if (f->repos || !f->fn)
+        return 0;
+    int rc = f->fn(f->arg, &f->owned, &f->n);
+    f->repos = f->owned;
+    return rc;
+}
+
 /* Starts a detached prefetcher when a segment after `file` is not spooled. */
-static void prefetch_start(const rd_config *cfg, const char *cluster, char *const *repos,
-                           size_t n_repos, const char *spool, const char *file, int k)
+static void prefetch_start(const rd_config *cfg, const char *cluster, struct fetch_repos *fr,
+                           const char *spool, const char *file, int k)
 {
     char (*names)[32] = rd_calloc((size_t)k, sizeof *names);
     size_t missing = spool_missing(spool, file, k, names);
@@ -878,6 +1018,12 @@ static void prefetch_start(const rd_config *cfg, const char *cluster, char *cons
     spool_want_write(spool, file);
     if (prefetcher_running(spool))
         return;   /* it reads .want when its batch is done */
+    if (fetch_repos_get(fr) < 0 || fr->n == 0) {
+        RD_WARN("no prefetch: %s", rd_error());
+        return;
+    }
+    char *const *repos = fr->repos;
+    size_t n_repos = fr->n;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -897,8 +1043,8 @@ static void prefetch_start(const rd_config *cfg, const char *cluster, char *cons
         ;
 }
 
-int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *repos,
-                       size_t n_repos, const char *file, const char *dest, int prefetch)
+static int fetch_impl(const rd_config *cfg, const char *cluster, struct fetch_repos *fr,
+                      const char *file, const char *dest, int prefetch)
 {
     if (!pgc_wal_name_valid(file))
         return rd_fail(RD_EUSAGE, "'%s' is not the name of a WAL file (a segment, .history, "
@@ -906,9 +1052,6 @@ int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *r
     if (prefetch < 0 || prefetch > PGC_WAL_PREFETCH_MAX)
         return rd_fail(RD_EUSAGE, "prefetch must be 0 to %d, not %d", PGC_WAL_PREFETCH_MAX,
                        prefetch);
-    if (n_repos == 0)
-        return rd_fail(RD_ECONFIG, "no repositories to fetch WAL of DB cluster %s from",
-                       cluster);
     bool segment = pgc_wal_is_segment(file);
     uint32_t tli;
     uint64_t segno;
@@ -920,9 +1063,17 @@ int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *r
     if (rc == 0 && done)
         RD_DEBUG("WAL %s of DB cluster %s from the spool", file, cluster);
     if (rc == 0 && !done) {
+        rc = fetch_repos_get(fr);
+        if (rc == 0 && fr->n == 0)
+            rc = rd_fail(RD_ECONFIG, "no repositories to fetch WAL of DB cluster %s from",
+                         cluster);
+        if (rc < 0) {
+            free(spool);
+            return rc;
+        }
         struct source src;
         rd_buf data = RD_BUF_INIT;
-        source_init(&src, cfg, repos, n_repos);
+        source_init(&src, cfg, fr->repos, fr->n);
         rc = source_get(&src, cluster, file, &data);
         source_clear(&src);
         /* Not archived (yet): what `radiant serve` streamed, up to the last
@@ -938,13 +1089,32 @@ int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *r
             rc = rd_fail(RD_ECORRUPT, "WAL %s of DB cluster %s in the repository is %zu bytes, "
                          "not 16 MiB", file, cluster, data.len);
         if (rc == 0)
-            rc = rd_fs_write_atomic(dest, data.data, data.len, 0600);
+            rc = write_dest(dest, data.data, data.len);
         rd_buf_free(&data);
         done = rc == 0;
     }
     if (done && segment && prefetch > 0)
-        prefetch_start(cfg, cluster, repos, n_repos, spool, file, prefetch);
+        prefetch_start(cfg, cluster, fr, spool, file, prefetch);
     free(spool);
+    return rc;
+}
+
+int pgc_wal_fetch_from(const rd_config *cfg, const char *cluster, char *const *repos,
+                       size_t n_repos, const char *file, const char *dest, int prefetch)
+{
+    if (n_repos == 0)
+        return rd_fail(RD_ECONFIG, "no repositories to fetch WAL of DB cluster %s from",
+                       cluster);
+    struct fetch_repos fr = { repos, n_repos, NULL, NULL, NULL };
+    return fetch_impl(cfg, cluster, &fr, file, dest, prefetch);
+}
+
+int pgc_wal_fetch_lazy(const rd_config *cfg, const char *cluster, pgc_wal_repos_fn fn,
+                       void *arg, const char *file, const char *dest, int prefetch)
+{
+    struct fetch_repos fr = { NULL, 0, fn, arg, NULL };
+    int rc = fetch_impl(cfg, cluster, &fr, file, dest, prefetch);
+    pgc_wal_repos_free(fr.owned, fr.n);
     return rc;
 }
 

@@ -122,6 +122,50 @@ int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const
     return rc;
 }
 
+int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
+                             const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
+                             size_t len, int level, rd_buf *out)
+{
+    size_t total = prefix_len + len;
+    size_t bound = rd_zstd_bound(total);
+    uint8_t hdr[ENV_HEADER] = { 0 };
+    memcpy(hdr, ENV_MAGIC, 4);
+    hdr[4] = (uint8_t)type;
+    hdr[5] = ENV_ZSTD | (key ? ENV_ENCRYPTED : 0);
+    rd_put_u64(hdr + 8, total);
+    rd_buf_reset(out);
+    rd_buf packed = RD_BUF_INIT;
+    /* Plain: compressed straight after the header in out, no copy. */
+    uint8_t *dst;
+    if (key) {
+        rd_buf_reserve(out, ENV_HEADER);
+        rd_buf_reserve(&packed, bound);
+        dst = packed.data;
+    } else {
+        rd_buf_reserve(out, ENV_HEADER + bound + RD_SHA256_LEN);
+        dst = out->data + ENV_HEADER;
+    }
+    rd_zstd *z = rd_zstd_new(level);
+    size_t clen = 0;
+    int rc = rd_zstd_compress2(z, prefix, prefix_len, data, len, dst, bound, &clen);
+    rd_zstd_free(z);
+    memcpy(out->data, hdr, sizeof hdr);
+    out->len = sizeof hdr;
+    if (rc == 0 && key) {
+        rd_buf_reserve(out, clen + RD_AEAD_OVERHEAD);
+        rc = rd_aead_seal(key, hdr, sizeof hdr, packed.data, clen, out->data + out->len);
+        if (rc == 0)
+            out->len += clen + RD_AEAD_OVERHEAD;
+    } else if (rc == 0) {
+        out->len += clen;
+        uint8_t sum[RD_SHA256_LEN];
+        rd_sha256(out->data, out->len, sum);
+        rd_buf_append(out, sum, sizeof sum);
+    }
+    rd_buf_free(&packed);
+    return rc;
+}
+
 int repo_envelope_open(const uint8_t *key, enum repo_file_type type, const uint8_t *data,
                        size_t len, rd_buf *body)
 {

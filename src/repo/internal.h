@@ -89,6 +89,11 @@ int repo_envelope_seal(const uint8_t *key, enum repo_file_type type, const uint8
 /* The same at a chosen zstd level (metadata uses 3). */
 int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
                              size_t len, int level, rd_buf *out);
+/* The same envelope for the body prefix || data, compressed as one stream
+ * without copying them together (16 MiB WAL segments). */
+int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
+                             const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
+                             size_t len, int level, rd_buf *out);
 /* Verifies and unwraps; key NULL for plain repositories. -RD_ECORRUPT on damage. */
 int repo_envelope_open(const uint8_t *key, enum repo_file_type type, const uint8_t *data,
                        size_t len, rd_buf *body);
@@ -188,6 +193,7 @@ struct repo {
     char key_check_hex[2 * RD_SHA256_LEN + 1];
     uint32_t chunk_min, chunk_avg, chunk_max;
     int compress_level;
+    bool compress_level_set;     /* compress-level given in [repo NAME] */
     int threads;
     repo_index *index;           /* loaded on first use */
     /* Held lock and the thread that keeps it fresh. */
@@ -198,7 +204,16 @@ struct repo {
     pthread_mutex_t lock_mu;
     pthread_cond_t lock_cv;
     bool lock_stop;
+    char *key_cache;             /* STATE/key-cache/ID, NULL when not used */
 };
+
+/* src/repo/keycache.c: the unwrapped data key cached for short-lived
+ * processes. load: 0 and r->key set when the cache at path is valid for r
+ * and pass. store: best effort (never fails the caller). */
+char *repo_key_cache_path(const rd_config *cfg, const char *repo_id);
+int repo_key_cache_load(repo *r, const char *path, const char *pass);
+void repo_key_cache_store(const rd_config *cfg, repo *r, const char *path, const char *keyfile,
+                          const char *pass);
 
 /* A key file (keys/ID): scrypt parameters, salt and the sealed data key. */
 typedef struct repo_keyfile {

@@ -18,18 +18,18 @@ static char *object_path(const char *name)
 
 static int encode(repo *r, const char *name, const void *data, size_t len, rd_buf *out)
 {
-    rd_buf body = RD_BUF_INIT;
+    /* The body is this prefix followed by the data, compressed as one
+     * stream: the data (a 16 MiB WAL segment) is not copied into it. */
+    rd_buf prefix = RD_BUF_INIT;
     uint8_t sum[RD_SHA256_LEN];
     rd_sha256(data, len, sum);
-    rd_buf_reserve(&body, len + 64 + strlen(name));
-    rd_buf_append_u32(&body, OBJECT_VERSION);
-    rd_buf_append_str(&body, name);
-    rd_buf_append(&body, sum, sizeof sum);
-    rd_buf_append_u64(&body, len);
-    rd_buf_append(&body, data, len);
-    int rc = repo_envelope_seal_level(repo_key_or_null(r), REPO_FILE_OBJECT, body.data, body.len,
-                                      r->compress_level, out);
-    rd_buf_free(&body);
+    rd_buf_append_u32(&prefix, OBJECT_VERSION);
+    rd_buf_append_str(&prefix, name);
+    rd_buf_append(&prefix, sum, sizeof sum);
+    rd_buf_append_u64(&prefix, len);
+    int rc = repo_envelope_seal_parts(repo_key_or_null(r), REPO_FILE_OBJECT, prefix.data,
+                                      prefix.len, data, len, r->compress_level, out);
+    rd_buf_free(&prefix);
     return rc;
 }
 

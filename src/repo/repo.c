@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -181,6 +182,7 @@ static repo *repo_alloc(const rd_config_section *sec, repo_storage *st)
      * for 25% less CPU, which decides whether a backup keeps up with the disk
      * on two cores (bench/README.md). compress-level sets it per repository. */
     r->compress_level = (int)rd_config_get_int(sec, "compress-level", -1);
+    r->compress_level_set = rd_config_get(sec, "compress-level") != NULL;
     /* Three workers on two cores: the reader and the pack writer (backup), or
      * the O_DIRECT writes (restore), leave a core idle part of the time, and a
      * third worker fills it (bench/README.md: about 6% faster backups, 10%
@@ -338,8 +340,12 @@ static int key_file_try(repo *r, const char *path, const char *pass)
     return rc;
 }
 
-static int unlock(repo *r, const char *pass)
+static int unlock(repo *r, const char *pass, const rd_config *cfg, const char *cache)
 {
+    /* src/repo/keycache.c: a key unwrapped by an earlier process, when it is
+     * still valid for this repository, key file and passphrase */
+    if (cache && repo_key_cache_load(r, cache, pass) == 0)
+        return 0;
     char **names = NULL;
     size_t n = 0;
     int rc = repo_list_sorted(r, "keys", &names, &n);
@@ -352,6 +358,8 @@ static int unlock(repo *r, const char *pass)
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *path = rd_asprintf("keys/%s", names[i]);
         last = key_file_try(r, path, pass);
+        if (last == 0 && cache)
+            repo_key_cache_store(cfg, r, cache, path, pass);
         free(path);
         if (last == 0)
             break;
@@ -366,7 +374,7 @@ static int unlock(repo *r, const char *pass)
     return rc;
 }
 
-static int repo_open_section(const rd_config_section *sec, repo **out)
+static int repo_open_section(const rd_config *cfg, const rd_config_section *sec, repo **out)
 {
     char *pass = NULL;
     repo *r = NULL;
@@ -387,8 +395,14 @@ static int repo_open_section(const rd_config_section *sec, repo **out)
                      "passphrase-env in [repo %s]", r->name, r->name);
     if (rc == 0 && !r->encrypted && pass)
         RD_WARN("repository %s is not encrypted; its passphrase setting is ignored", r->name);
+    char *cache = NULL;
+    if (rc == 0 && r->encrypted && cfg && rd_config_get_bool(sec, "key-cache", true))
+        cache = repo_key_cache_path(cfg, r->id_hex);
+    if (cache)
+        r->key_cache = rd_strdup(cache);
     if (rc == 0 && r->encrypted)
-        rc = unlock(r, pass);
+        rc = unlock(r, pass, cfg, cache);
+    free(cache);
     if (pass) {
         memset(pass, 0, strlen(pass));
         free(pass);
@@ -406,7 +420,7 @@ int repo_open(const rd_config *cfg, const char *name, repo **out)
     const rd_config_section *sec = repo_section(cfg, name);
     if (!sec)
         return -RD_ECONFIG;
-    return repo_open_section(sec, out);
+    return repo_open_section(cfg, sec, out);
 }
 
 int repo_change_passphrase(repo *r, const char *new_passphrase)
@@ -430,6 +444,10 @@ int repo_change_passphrase(repo *r, const char *new_passphrase)
             rc = repo_storage_remove(r->st, path);
         free(path);
     }
+    /* Every cached copy of the key is now invalid (its key file is gone);
+     * this machine's goes at once. */
+    if (rc == 0 && r->key_cache && unlink(r->key_cache) != 0 && errno != ENOENT)
+        RD_WARN("cannot remove the key cache %s: %s", r->key_cache, strerror(errno));
     free(new_path);
     repo_strv_free(names, n);
     return rc;
@@ -445,6 +463,7 @@ void repo_close(repo *r)
     memset(r->key, 0, sizeof r->key);
     pthread_mutex_destroy(&r->lock_mu);
     pthread_cond_destroy(&r->lock_cv);
+    free(r->key_cache);
     free(r->name);
     free(r);
 }
@@ -453,6 +472,12 @@ const char *repo_name(const repo *r) { return r->name; }
 const char *repo_location(const repo *r) { return repo_storage_location(r->st); }
 bool repo_encrypted(const repo *r) { return r->encrypted; }
 const char *repo_id(const repo *r) { return r->id_hex; }
+
+void repo_prefer_compress_level(repo *r, int level)
+{
+    if (!r->compress_level_set)
+        r->compress_level = level;
+}
 
 void repo_set_threads(repo *r, int threads)
 {

@@ -9,6 +9,8 @@ with both bounds."""
 import datetime
 import os
 import shutil
+import signal
+import subprocess
 import time
 
 import pytest
@@ -159,3 +161,69 @@ def test_restore_from_snapshot_and_latest(env):
                   "--db-cluster-identifier", "app-gone", expect=4)
     assert "app-snap" in err["message"]
     conn.close()
+
+
+def test_restore_is_durable_with_normal_settings(env):
+    """The recovery run replays with fsync = off (and other speed settings);
+    before the restore returns "available" the cluster is stopped, synced
+    (syncfs) and started with its own settings again. It then runs with fsync
+    on, and survives a kill -9 right after the restore returns."""
+    port = free_port()
+    env.run("db", "create-db-cluster", "--db-cluster-identifier", "dur", "--port", str(port))
+    conn = env.connect(port)
+    conn.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
+    conn.commit()
+    # the backup's own value of a setting the recovery run overrides comes back
+    conn.autocommit = True
+    conn.cursor().execute("ALTER SYSTEM SET maintenance_io_concurrency = 7")
+    conn.autocommit = False
+    env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "dur",
+            "--db-cluster-snapshot-identifier", "dur-snap")
+    insert_rows(conn, range(1, 31), pause=0)
+    time.sleep(1.2)
+    wait_archived(conn)
+    conn.close()
+
+    p2 = free_port()
+    out = env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier",
+                  "dur", "--db-cluster-identifier", "dur-new", "--port", str(p2),
+                  "--use-latest-restorable-time")
+    assert out["DBCluster"]["Status"] == "available"
+    data = env.data_dir("dur-new")
+    with open(os.path.join(data, "postgresql.auto.conf")) as f:
+        auto = f.read()
+    for name in ("fsync", "synchronous_commit", "recovery_prefetch", "wal_decode_buffer_size"):
+        assert not any(line.split("=")[0].strip() == name for line in auto.splitlines()), auto
+    assert "maintenance_io_concurrency = '7'" in auto, auto
+    with env.connect(p2) as c:
+        cur = c.cursor()
+        cur.execute("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', "
+                    "'synchronous_commit', 'maintenance_io_concurrency', 'full_page_writes')")
+        settings = dict(cur.fetchall())
+        cur.execute("SELECT count(*) FROM pg_settings WHERE pending_restart")
+        pending = cur.fetchone()[0]
+    assert settings == {"fsync": "on", "synchronous_commit": "on",
+                        "maintenance_io_concurrency": "7", "full_page_writes": "on"}, settings
+    assert pending == 0
+    events = env.run("db", "describe-events", "--source-identifier", "dur-new")["Events"]
+    assert any("accepting writes" in e["Message"] for e in events)
+
+    # kill -9 right after the restore returned: the server recovers with what
+    # is on disk and holds every restored row
+    with env.connect(p2) as c:
+        c.cursor().execute("INSERT INTO t VALUES (1000, 'after restore')")
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        pid = int(f.readline())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        except ProcessLookupError:
+            break
+    # the children go with the postmaster; remove its pid file's claim by starting
+    subprocess.run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl",
+                    "-D", data, "-l", os.path.join(data, "..", "server.log"), "-w", "-t", "60",
+                    "start"], check=True, capture_output=True)
+    assert ids_in(env, p2) == list(range(1, 31)) + [1000]

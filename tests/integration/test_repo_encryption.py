@@ -136,3 +136,71 @@ def test_change_passphrase(rad_enc, workdir):
     rad_enc.check("--read-data")
     b2 = rad_enc.backup(src)
     assert b2["new_raw_bytes"] < 64 * 1024, "the data key changed: nothing deduplicates"
+
+
+def key_cache_files(rad):
+    d = os.path.join(rad.state_dir, "key-cache")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def test_key_cache_is_private_and_invalidated_by_change_passphrase(rad_enc, workdir):
+    """The unwrapped key is cached in STATE/key-cache/REPO-ID (0600, in a 0700
+    directory) so that short-lived processes skip scrypt; a changed passphrase
+    (its key file removed from the repository), a tampered cache or a changed
+    passphrase-file never let the cache open the repository."""
+    os.makedirs(rad_enc.state_dir, exist_ok=True)
+    src = make_special_tree(os.path.join(workdir, "src"))
+    b = rad_enc.backup(src)
+    files = key_cache_files(rad_enc)
+    assert len(files) == 1, files
+    d = os.path.join(rad_enc.state_dir, "key-cache")
+    path = os.path.join(d, files[0])
+    assert os.stat(d).st_mode & 0o777 == 0o700
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with open(path, "rb") as f:
+        stale = f.read()
+    assert [x["id"] for x in rad_enc.list()] == [b["id"]]      # through the cache
+
+    # a tampered cache is ignored (the passphrase still opens it)
+    write_file(path, stale.replace(b"\n", b"\n ", 1), mode=0o600)
+    assert [x["id"] for x in rad_enc.list()] == [b["id"]]
+    with open(path, "rb") as f:
+        assert f.read() == stale                                  # rewritten whole
+
+    # a changed passphrase-file (wrong) fails even with a valid cache
+    with open(rad_enc.passfile, "rb") as f:
+        good = f.read()
+    write_file(rad_enc.passfile, b"not the passphrase\n", mode=0o600)
+    rad_enc.repo("list", expect_exit=EXIT_PASSPHRASE)
+    write_file(rad_enc.passfile, good, mode=0o600)
+
+    newpass = os.path.join(workdir, "new.pass")
+    write_file(newpass, b"a brand new passphrase\n", mode=0o600)
+    rad_enc.repo("change-passphrase", "--new-passphrase-file", newpass)
+    assert key_cache_files(rad_enc) == [], "change-passphrase left the cached key"
+    # even a stale cache copied back (another machine's, say) no longer opens
+    # it with the old passphrase: its key file is gone from the repository
+    write_file(path, stale, mode=0o600)
+    rc, _, err = rad_enc.repo("list", expect_exit=EXIT_PASSPHRASE)
+    assert "passphrase" in err.lower()
+    with open(newpass, "rb") as f:
+        write_file(rad_enc.passfile, f.read(), mode=0o600)
+    assert [x["id"] for x in rad_enc.list()] == [b["id"]]
+    with open(path, "rb") as f:
+        assert f.read() != stale, "the cache was not renewed under the new key file"
+
+
+def test_key_cache_off_and_not_private(rad_enc, workdir):
+    os.makedirs(rad_enc.state_dir, exist_ok=True)
+    rad_enc.list()
+    files = key_cache_files(rad_enc)
+    assert len(files) == 1
+    path = os.path.join(rad_enc.state_dir, "key-cache", files[0])
+    os.chmod(path, 0o644)                      # readable by others: never trusted
+    _, _, err = rad_enc.repo("list")
+    assert "not a private file" in err
+    os.unlink(path)
+    with open(rad_enc.cfg, "a") as f:
+        f.write("key-cache = off\n")
+    rad_enc.list()
+    assert key_cache_files(rad_enc) == []

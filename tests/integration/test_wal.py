@@ -374,6 +374,36 @@ def test_prefetch_spool(wal):
     assert read(dest) == data[10] and spooled(wal) == set()
 
 
+def test_spool_of_another_boot_is_not_trusted(wal):
+    """Spooled segments are not fsynced: after a crash of the machine one may
+    hold anything. The spool is trusted only in the boot that wrote it
+    (spool/.boot holds the kernel's boot id): a spool from another boot is
+    ignored by fetch and emptied by the next prefetcher."""
+    data = {i: os.urandom(SEG) for i in (1, 2, 3)}
+    for i in data:
+        wal.push(wal.segment(seg_name(i), data=data[i]), check=True)
+    os.makedirs(wal.spool, exist_ok=True)
+    chown_tree(os.path.dirname(wal.spool))
+    # what a crash could leave: a renamed segment whose data never reached the disk
+    with open(os.path.join(wal.spool, seg_name(2)), "wb") as f:
+        f.write(b"\0" * SEG)
+    with open(os.path.join(wal.spool, ".boot"), "w") as f:
+        f.write("00000000-0000-0000-0000-000000000000")
+    chown_tree(wal.spool)
+    dest = os.path.join(wal.dir, "RECOVERYXLOG")
+    assert wal.fetch(seg_name(2), dest, "--prefetch", "0").returncode == 0
+    assert read(dest) == data[2], "a segment of another boot was taken from the spool"
+    # the next prefetcher empties it and marks it as this boot's
+    os.unlink(dest)
+    assert wal.fetch(seg_name(1), dest, "--prefetch", "2").returncode == 0
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = f.read().strip()
+    wait_for(lambda: spooled(wal) == {seg_name(2), seg_name(3)}, what="the prefetch")
+    with open(os.path.join(wal.spool, ".boot")) as f:
+        assert f.read() == boot
+    assert read(os.path.join(wal.spool, seg_name(2))) == data[2]
+
+
 def test_replay_is_served_from_the_spool(wal):
     """PostgreSQL's pattern: fetch a segment, replay it (here 0.1 s), fetch the
     next. After the first, segments come from the spool, the running
