@@ -13,7 +13,10 @@ from pgfixture import PG_BIN, RADIANT, PgEnv, free_port
 
 @pytest.fixture
 def env():
-    e = PgEnv(encrypted=False)
+    # Two encrypted repositories: the snapshot is written twice, so that it
+    # lasts well past the first progress update (a quarter of a second) even
+    # on a fast machine.
+    e = PgEnv(repos=("local", "dr"))
     yield e
     e.close()
 
@@ -31,7 +34,7 @@ def on_terminal(env, *args):
 def test_snapshot_and_restore_progress(env):
     port = free_port()
     env.run("db", "create-db-cluster", "--db-cluster-identifier", "src", "--port", str(port))
-    subprocess.run(["runuser", "-u", "postgres", "--", PG_BIN + "/pgbench", "-i", "-s", "4", "-q",
+    subprocess.run(["runuser", "-u", "postgres", "--", PG_BIN + "/pgbench", "-i", "-s", "8", "-q",
                     "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "postgres"],
                    check=True, capture_output=True)
     out = on_terminal(env, "db", "create-db-cluster-snapshot", "--db-cluster-identifier", "src",
