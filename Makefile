@@ -6,7 +6,7 @@
 #   make bench    repository benchmark (bench/repo.sh); make bench-pg: against pgBackRest (bench/pg.sh, as root)
 PYTEST  ?= /usr/bin/python3 -m pytest
 JOBS    ?= 2
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 5
 
 .PHONY: all build build-asan build-fuzz deps check check-unit check-integration check-asan fuzz demo bench bench-pg clean
 
@@ -34,10 +34,11 @@ check-integration: build
 	RADIANT_BIN=$(CURDIR)/build/radiant $(PYTEST) -q tests/integration
 
 # The sanitizer pass runs every unit test and the integration tests that are
-# not marked slow (the multi-gigabyte ones run in the release pass above).
+# not marked slow or e2e (those run in the release pass above; the shorter
+# tests run the same C code under the sanitizers).
 check-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ctest --output-on-failure -j$(JOBS)
-	ASAN_OPTIONS=detect_leaks=1 RADIANT_BIN=$(CURDIR)/build-asan/radiant $(PYTEST) -q -m "not slow" tests/integration
+	ASAN_OPTIONS=detect_leaks=1 RADIANT_BIN=$(CURDIR)/build-asan/radiant $(PYTEST) -q -m "not slow and not e2e" tests/integration
 
 fuzz: build-fuzz
 	scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)

@@ -19,6 +19,7 @@ def env():
     e.close()
 
 
+@pytest.mark.e2e
 def test_kill_during_snapshot_claims_nothing(env):
     port = free_port()
     env.run("db", "create-db-cluster", "--db-cluster-identifier", "crashy", "--port", str(port))

@@ -31,6 +31,7 @@ def on_terminal(env, *args):
     return proc.stdout
 
 
+@pytest.mark.e2e
 def test_snapshot_and_restore_progress(env):
     port = free_port()
     env.run("db", "create-db-cluster", "--db-cluster-identifier", "src", "--port", str(port))

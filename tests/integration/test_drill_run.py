@@ -189,6 +189,7 @@ def cleanup(conf, sb=None):
     assert "Sanitizer" not in log, log[-5000:]
 
 
+@pytest.mark.e2e
 def test_db_corruption_against_the_journal(main_env):
     d, conf = main_env
     report_dir = os.path.join(d, "report")
@@ -360,6 +361,7 @@ def test_sigint_leaves_nothing_behind(main_env):
     assert not os.path.exists(os.path.join(d, "report", "report.json"))
 
 
+@pytest.mark.e2e
 def test_kill_9_is_reclaimed_by_the_next_drill(main_env):
     d, conf = main_env
     p = subprocess.Popen([RADIANT, "--config", conf, "drill", "run", "db-corruption",
@@ -384,6 +386,7 @@ def test_kill_9_is_reclaimed_by_the_next_drill(main_env):
     assert not [x for x in pids if alive(x, sb)]
 
 
+@pytest.mark.e2e
 def test_not_ephemeral_harms_nothing():
     """On a real cluster (with radiant serve streaming its WAL) and a real
     bucket of the same serve: the drill works in a schema and a prefix of its

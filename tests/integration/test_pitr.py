@@ -53,6 +53,7 @@ def env():
     e.close()
 
 
+@pytest.mark.e2e
 def test_restore_to_point_in_time(env):
     port = free_port()
     env.run("db", "create-db-cluster", "--db-cluster-identifier", "prod", "--port", str(port))
@@ -163,6 +164,7 @@ def test_restore_from_snapshot_and_latest(env):
     conn.close()
 
 
+@pytest.mark.e2e
 def test_restore_is_durable_with_normal_settings(env):
     """The recovery run replays with fsync = off (and other speed settings);
     before the restore returns "available" the cluster is stopped, synced

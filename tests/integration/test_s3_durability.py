@@ -33,6 +33,7 @@ def store():
         s.close()
 
 
+@pytest.mark.e2e
 def test_kill_during_50_concurrent_uploads(store):
     store.start()
     acked = {}                      # key -> sha256 of what was acknowledged

@@ -144,6 +144,7 @@ def restored_ids(env, port):
 
 
 @pytest.mark.parametrize("sync", [False, True], ids=["async", "synchronous"])
+@pytest.mark.e2e
 def test_crash_and_wipe_loses_at_most_two_seconds(env, sync):
     port = free_port()
     args = ["db", "create-db-cluster", "--db-cluster-identifier", "src", "--port", str(port)]
