@@ -81,6 +81,28 @@ int pgc_chown_run_as(const rd_config *cfg, const char *path)
     return rc;
 }
 
+/* Gives the state directory and the catalog's files, those that exist, to
+ * the run-as user. */
+static int chown_catalog(const rd_config *cfg)
+{
+    /* archive_command (`radiant wal push`) runs as the run-as user and
+     * records every segment in the catalog. SQLite needs to create its -wal
+     * and -shm files next to the database, so the directory must be the
+     * user's too; the files that root creates later SQLite itself gives to the
+     * database's owner (os_unix.c, robustFchown). */
+    static const char *const files[] = { "", "/catalog.db", "/catalog.db-wal",
+                                         "/catalog.db-shm" };
+    const char *state = rd_config_state_dir(cfg);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
+        char *path = rd_asprintf("%s%s", state, files[i]);
+        if (access(path, F_OK) == 0)
+            rc = pgc_chown_run_as(cfg, path);
+        free(path);
+    }
+    return rc;
+}
+
 int pgc_become_run_as(const rd_config *cfg)
 {
     const char *user = pgc_run_as(cfg);
@@ -90,16 +112,21 @@ int pgc_become_run_as(const rd_config *cfg)
     gid_t gid;
     int rc = lookup_user(user, &uid, &gid);
     /* The state directory is shared with the repo commands run as root:
-     * create it now, while we can, and make it the user's. */
+     * create it now, while we can, and make it the user's. The catalog is
+     * created only after the switch, by the user: a catalog file root
+     * created and had not yet given away would open read-only in another
+     * process that already runs as the user (two commands starting at once). */
     const char *state = rd_config_state_dir(cfg);
     if (rc == 0)
         rc = rd_fs_mkdir_p(state, 0750);
+    if (rc == 0)
+        rc = chown_catalog(cfg);
+    if (rc == 0 && (initgroups(user, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
+        rc = rd_fail_errno(RD_EIO, "cannot become the run-as user %s", user);
     rd_catalog *cat = NULL;
     if (rc == 0)
         rc = pgc_catalog_open(cfg, &cat);
     rd_catalog_close(cat);
-    if (rc == 0 && (initgroups(user, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
-        rc = rd_fail_errno(RD_EIO, "cannot become the run-as user %s", user);
     return rc;
 }
 
@@ -258,23 +285,10 @@ char *pgc_cluster_dir(const rd_config *cfg, const char *id)
 
 int pgc_catalog_open(const rd_config *cfg, rd_catalog **out)
 {
-    const char *state = rd_config_state_dir(cfg);
-    int rc = rd_catalog_open(state, out);
+    int rc = rd_catalog_open(rd_config_state_dir(cfg), out);
     if (rc < 0 || !pgc_run_as(cfg))
         return rc;
-    /* archive_command (`radiant wal push`) runs as the run-as user and
-     * records every segment in the catalog. SQLite needs to create its -wal
-     * and -shm files next to the database, so the directory must be the
-     * user's too; the files that root creates later SQLite itself gives to the
-     * database's owner (os_unix.c, robustFchown). */
-    static const char *const files[] = { "", "/catalog.db", "/catalog.db-wal",
-                                         "/catalog.db-shm" };
-    for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
-        char *path = rd_asprintf("%s%s", state, files[i]);
-        if (access(path, F_OK) == 0)
-            rc = pgc_chown_run_as(cfg, path);
-        free(path);
-    }
+    rc = chown_catalog(cfg);
     if (rc < 0) {
         rd_catalog_close(*out);
         *out = NULL;
