@@ -234,6 +234,10 @@ int drill_stores_measure(drill_ctx *c);
 void drill_stores_cleanup(drill_ctx *c);
 /* A connection to the source cluster, -RD_ENET naming it. */
 int drill_connect_source(drill_ctx *c, PGconn **conn);
+/* Reads the drill's journal table over conn (what names the cluster in
+ * errors) and sets present on every DB write of the journal: 0 missing,
+ * 1 with its hash, 2 with another; *unknown counts rows no write names. */
+int drill_db_mark_present(drill_ctx *c, PGconn *conn, const char *what, uint64_t *unknown);
 
 /* One fault and its recovery. Every function returns 0 or -RD_E* with
  * rd_error() set; run.c turns a failure into the report's reason. */

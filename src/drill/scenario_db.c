@@ -296,30 +296,11 @@ static int db_measure(drill_ctx *c)
     int rc = connect_restored(c, &conn);
     if (rc < 0)
         return rc;
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT id, encode(sha256(convert_to(payload, 'UTF8')), 'hex') "
-             "FROM %s.journal WHERE id > 0 ORDER BY id", c->sb.schema);
-    PGresult *res = PQexec(conn, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = rd_fail(RD_ENET, "reading the restored journal: %s", PQresultErrorMessage(res));
-        PQclear(res);
-        PQfinish(conn);
+    uint64_t unknown;
+    rc = drill_db_mark_present(c, conn, "the restored cluster", &unknown);
+    PQfinish(conn);
+    if (rc < 0)
         return rc;
-    }
-    /* Journal ids are 1..n: index the restored rows by id. */
-    int64_t max_id = 0;
-    for (size_t i = 0; i < c->journal.n; i++)
-        if (c->journal.w[i].kind == DRILL_WRITE_DB && c->journal.w[i].id > max_id)
-            max_id = c->journal.w[i].id;
-    const char **hash = rd_calloc((size_t)max_id + 1, sizeof *hash);
-    uint64_t unknown = 0;
-    for (int i = 0; i < PQntuples(res); i++) {
-        long long id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (id >= 1 && id <= max_id)
-            hash[id] = PQgetvalue(res, i, 1);
-        else
-            unknown++;
-    }
     drill_result *r = c->r;
     int64_t rp = c->restore_point_us, newest = 0;
     uint64_t must = 0, must_not = 0;
@@ -327,8 +308,6 @@ static int db_measure(drill_ctx *c)
         drill_write *w = &c->journal.w[i];
         if (w->kind != DRILL_WRITE_DB)
             continue;
-        const char *h = hash[w->id];
-        w->present = !h ? 0 : strcmp(h, w->sha256) == 0 ? 1 : 2;
         if (w->ack_us)
             r->writes_acknowledged++;
         if (w->ack_us && w->ack_us <= rp) {
@@ -346,9 +325,6 @@ static int db_measure(drill_ctx *c)
             newest = w->ack_us;
     }
     r->writes_extra += unknown;
-    free(hash);
-    PQclear(res);
-    PQfinish(conn);
     r->rpo_s = newest ? (double)(c->injected_us - newest) / 1e6 : DRILL_UNMEASURED;
     char obs[128];
     snprintf(obs, sizeof obs, "%llu (all present: %s)", (unsigned long long)must,

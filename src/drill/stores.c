@@ -99,6 +99,45 @@ struct counts {
     uint64_t acknowledged, lost, mismatches, extra, checked;
 };
 
+int drill_db_mark_present(drill_ctx *c, PGconn *conn, const char *what, uint64_t *unknown)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id, encode(sha256(convert_to(payload, 'UTF8')), 'hex') "
+             "FROM %s.journal WHERE id > 0", c->sb.schema);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *msg = PQresultErrorMessage(res);
+        int rc = rd_fail(RD_ENET, "reading the journal of %s: %.*s", what,
+                         (int)strcspn(msg, "\n"), msg);
+        PQclear(res);
+        return rc;
+    }
+    /* Journal ids are 1..n: index the rows found by id. */
+    int64_t max_id = 0;
+    for (size_t i = 0; i < c->journal.n; i++)
+        if (c->journal.w[i].kind == DRILL_WRITE_DB && c->journal.w[i].id > max_id)
+            max_id = c->journal.w[i].id;
+    const char **hash = rd_calloc((size_t)max_id + 1, sizeof *hash);
+    *unknown = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (id >= 1 && id <= max_id)
+            hash[id] = PQgetvalue(res, i, 1);
+        else
+            (*unknown)++;
+    }
+    for (size_t i = 0; i < c->journal.n; i++) {
+        drill_write *w = &c->journal.w[i];
+        if (w->kind == DRILL_WRITE_DB) {
+            const char *h = hash[w->id];
+            w->present = !h ? 0 : strcmp(h, w->sha256) == 0 ? 1 : 2;
+        }
+    }
+    free(hash);
+    PQclear(res);
+    return 0;
+}
+
 /* Every acknowledged transaction in the source cluster with its hash. */
 static int check_db_source(drill_ctx *c, struct counts *n)
 {
@@ -106,35 +145,16 @@ static int check_db_source(drill_ctx *c, struct counts *n)
     int rc = drill_connect_source(c, &conn);
     if (rc < 0)
         return rc;
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT id, encode(sha256(convert_to(payload, 'UTF8')), 'hex') "
-             "FROM %s.journal WHERE id > 0", c->sb.schema);
-    PGresult *res = PQexec(conn, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *msg = PQresultErrorMessage(res);
-        rc = rd_fail(RD_ENET, "reading the journal of DB cluster %s: %.*s", c->sb.cluster,
-                     (int)strcspn(msg, "\n"), msg);
-        PQclear(res);
-        PQfinish(conn);
+    char what[160];
+    snprintf(what, sizeof what, "DB cluster %s", c->sb.cluster);
+    uint64_t unknown;
+    rc = drill_db_mark_present(c, conn, what, &unknown);
+    PQfinish(conn);
+    if (rc < 0)
         return rc;
-    }
-    int64_t max_id = 0;
-    for (size_t i = 0; i < c->journal.n; i++)
-        if (c->journal.w[i].kind == DRILL_WRITE_DB && c->journal.w[i].id > max_id)
-            max_id = c->journal.w[i].id;
-    const char **hash = rd_calloc((size_t)max_id + 1, sizeof *hash);
-    for (int i = 0; i < PQntuples(res); i++) {
-        long long id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (id >= 1 && id <= max_id)
-            hash[id] = PQgetvalue(res, i, 1);
-    }
     for (size_t i = 0; i < c->journal.n; i++) {
         drill_write *w = &c->journal.w[i];
-        if (w->kind != DRILL_WRITE_DB)
-            continue;
-        const char *h = hash[w->id];
-        w->present = !h ? 0 : strcmp(h, w->sha256) == 0 ? 1 : 2;
-        if (!w->ack_us)
+        if (w->kind != DRILL_WRITE_DB || !w->ack_us)
             continue;          /* never acknowledged: may be either */
         n->acknowledged++;
         n->checked++;
@@ -143,9 +163,6 @@ static int check_db_source(drill_ctx *c, struct counts *n)
         else if (w->present == 2)
             n->mismatches++;
     }
-    free(hash);
-    PQclear(res);
-    PQfinish(conn);
     return 0;
 }
 
