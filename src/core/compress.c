@@ -69,11 +69,18 @@ int rd_zstd_compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, si
     return 0;
 }
 
+int rd_zstd_check_size(const void *src, size_t len, size_t expect)
+{
+    if (ZSTD_getFrameContentSize(src, len) != expect)
+        return rd_fail(RD_ECORRUPT, "compressed block has the wrong size");
+    return 0;
+}
+
 int rd_zstd_decompress(rd_zstd *z, const void *src, size_t len, void *dst, size_t expect)
 {
-    unsigned long long content = ZSTD_getFrameContentSize(src, len);
-    if (content != expect)
-        return rd_fail(RD_ECORRUPT, "compressed block has the wrong size");
+    int rc = rd_zstd_check_size(src, len, expect);
+    if (rc < 0)
+        return rc;
     size_t n = ZSTD_decompressDCtx(z->dctx, dst, expect, src, len);
     if (ZSTD_isError(n) || n != expect)
         return rd_fail(RD_ECORRUPT, "compressed block is damaged");

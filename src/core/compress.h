@@ -13,12 +13,15 @@ size_t rd_zstd_bound(size_t len);
 /* Compresses src into dst (capacity cap >= rd_zstd_bound(len)). */
 int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t cap,
                      size_t *outlen);
-/* Decompresses a frame whose content size must be exactly `expect` bytes;
- * anything else is -RD_ECORRUPT. */
 /* Compresses a then b as one frame (as if they were one buffer, content size
  * a_len + b_len in the frame header), without copying them together. */
 int rd_zstd_compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, size_t b_len,
                       void *dst, size_t cap, size_t *outlen);
+/* Decompresses a frame whose content size must be exactly `expect` bytes;
+ * anything else is -RD_ECORRUPT. */
 int rd_zstd_decompress(rd_zstd *z, const void *src, size_t len, void *dst, size_t expect);
+/* 0 when src starts a frame whose header declares exactly `expect` bytes, else
+ * -RD_ECORRUPT: lets a caller refuse a lying header before allocating for it. */
+int rd_zstd_check_size(const void *src, size_t len, size_t expect);
 
 #endif

@@ -211,17 +211,20 @@ int repo_envelope_open(const uint8_t *key, enum repo_file_type type, const uint8
             return rd_fail(RD_ECORRUPT, "file checksum mismatch (damaged or truncated)");
     }
     rd_buf_reset(body);
-    if (flags & ENV_ZSTD) {
+    if (!(flags & ENV_ZSTD)) {
+        if (plen != raw_len)
+            rc = rd_fail(RD_ECORRUPT, "file body has the wrong length");
+        else
+            rd_buf_append(body, payload, plen);
+    } else if ((rc = rd_zstd_check_size(payload, plen, (size_t)raw_len)) == 0) {
+        /* The frame's own size is checked before allocating for raw_len, so a
+         * damaged header cannot make us reserve up to REPO_META_MAX for nothing. */
         rd_buf_reserve(body, raw_len);
         rd_zstd *z = rd_zstd_new(1);
         rc = rd_zstd_decompress(z, payload, plen, body->data, (size_t)raw_len);
         rd_zstd_free(z);
         if (rc == 0)
             body->len = (size_t)raw_len;
-    } else if (plen != raw_len) {
-        rc = rd_fail(RD_ECORRUPT, "file body has the wrong length");
-    } else {
-        rd_buf_append(body, payload, plen);
     }
     rd_buf_free(&opened);
     return rc;
