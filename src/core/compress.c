@@ -35,6 +35,17 @@ void rd_zstd_free(rd_zstd *z)
     free(z);
 }
 
+void rd_zstd_set_workers(rd_zstd *z, int workers)
+{
+    /* An error here means a libzstd built without threads: stay serial. */
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_nbWorkers, workers);
+}
+
+void rd_zstd_set_checksum(rd_zstd *z, bool on)
+{
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, on ? 1 : 0);
+}
+
 size_t rd_zstd_bound(size_t len) { return ZSTD_compressBound(len); }
 
 int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t cap,

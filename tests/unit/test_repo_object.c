@@ -1,7 +1,8 @@
 /* Unit tests for named objects (src/repo/object.c) on a real POSIX
  * repository in a temporary directory, plain and encrypted: round trips,
  * exclusive puts (identical content accepted, different refused), listing,
- * and damage detection (a flipped byte, an object moved to another name). */
+ * damage detection (a flipped byte, an object moved to another name), and
+ * objects of format version 1 (with a SHA-256 of the data) still read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,10 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "repo/internal.h"
 #include "repo/repo.h"
 
 struct fixture {
@@ -123,6 +126,49 @@ static void test_damage_is_detected(void **state)
     free(pb);
 }
 
+/* Writes NAME as a version 1 object would have been: u32 1, the name, the
+ * SHA-256 of the data (here of `hashed`), u64 length, the data. */
+static void put_v1(struct fixture *f, const char *name, const char *data, const char *hashed)
+{
+    rd_buf body = RD_BUF_INIT, sealed = RD_BUF_INIT;
+    uint8_t sum[RD_SHA256_LEN];
+    rd_sha256(hashed, strlen(hashed), sum);
+    rd_buf_append_u32(&body, 1);
+    rd_buf_append_str(&body, name);
+    rd_buf_append(&body, sum, sizeof sum);
+    rd_buf_append_u64(&body, strlen(data));
+    rd_buf_append(&body, data, strlen(data));
+    assert_int_equal(repo_envelope_seal(repo_key_or_null(f->r), REPO_FILE_OBJECT, body.data,
+                                        body.len, &sealed), 0);
+    char *path = rd_asprintf("%s/repo/objects/%s", f->dir, name);
+    assert_int_equal(rd_fs_write_atomic(path, sealed.data, sealed.len, 0600), 0);
+    free(path);
+    rd_buf_free(&sealed);
+    rd_buf_free(&body);
+}
+
+static void test_version_1_objects_read(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = rd_asprintf("%s/repo/objects/wal", f->dir);
+    assert_int_equal(rd_fs_mkdir_p(dir, 0700), 0);
+    put_v1(f, "wal/000000010000000000000001", "old segment", "old segment");
+    rd_buf out = RD_BUF_INIT;
+    assert_int_equal(repo_object_get(f->r, "wal/000000010000000000000001", &out), 0);
+    assert_int_equal(out.len, 11);
+    assert_memory_equal(out.data, "old segment", 11);
+    /* its hash is still checked */
+    put_v1(f, "wal/000000010000000000000002", "old segment", "another one");
+    assert_int_equal(repo_object_get(f->r, "wal/000000010000000000000002", &out), -RD_ECORRUPT);
+    /* and a push of the same bytes over it is accepted, of others refused */
+    assert_int_equal(repo_object_put(f->r, "wal/000000010000000000000001", "old segment", 11,
+                                     true), 0);
+    assert_int_equal(repo_object_put(f->r, "wal/000000010000000000000001", "new segment", 11,
+                                     true), -RD_EEXIST);
+    rd_buf_free(&out);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +176,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_and_exclusive, setup_encrypted, teardown),
         cmocka_unit_test_setup_teardown(test_damage_is_detected, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_damage_is_detected, setup_encrypted, teardown),
+        cmocka_unit_test_setup_teardown(test_version_1_objects_read, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_version_1_objects_read, setup_encrypted, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
