@@ -921,16 +921,21 @@ int os3_server_start(const rd_config *cfg, os3_server **out)
         rc = listen_socket(listen_at, &s->listen_host, &fd);
     if (rc == 0) {
         s->port = bound_port(fd);
+        /* One MHD_OPTION_ARRAY: the form src/core/libmicrohttpd_lazy.c forwards.
+         * Two-argument options carry the first in value (as intptr_t). */
+        struct MHD_OptionItem options[] = {
+            { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
+            { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+            { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logger, s },
+            { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s },
+            /* larger fragments mean fewer write() calls per upload */
+            { MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL },
+            { MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL },
+            { MHD_OPTION_END, 0, NULL },
+        };
         s->mhd = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-            MHD_OPTION_LISTEN_SOCKET, fd,
-            MHD_OPTION_URI_LOG_CALLBACK, uri_logger, s,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-            /* larger fragments mean fewer write() calls per upload */
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+            MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s, MHD_OPTION_ARRAY, options,
             MHD_OPTION_END);
         if (!s->mhd) {
             close(fd);

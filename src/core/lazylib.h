@@ -1,0 +1,28 @@
+/* Shared libraries loaded on first use instead of at exec.
+ *
+ * libpq and libcurl bring about thirty libraries with them (Kerberos, LDAP,
+ * GnuTLS, ...), and mapping and relocating them costs some 6 ms at every
+ * start of the binary: a fifth of a `radiant wal push`, and a cost paid once
+ * per WAL segment in the restore_command that replay waits on. The commands
+ * that need neither library (wal push, wal fetch, repo) no longer pay it.
+ * libpq_lazy.c and libcurl_lazy.c define the functions radiant calls, each
+ * forwarding to the real one, so callers include <libpq-fe.h> and
+ * <curl/curl.h> and call them as usual. */
+#ifndef RD_CORE_LAZYLIB_H
+#define RD_CORE_LAZYLIB_H
+
+typedef struct rd_lazylib {
+    const char *soname;          /* "libpq.so.5" */
+    const char *package;         /* the Debian package that has it, for the error */
+    const char *const *symbols;  /* NULL-terminated, in the order of table */
+    void **table;                /* filled with the addresses of symbols */
+    int loaded;                  /* set, atomically, once table is complete */
+} rd_lazylib;
+
+/* Loads lib and resolves all its symbols, once, from any thread; cheap
+ * after the first call. A missing
+ * library or symbol is reported on stderr and ends the process with status
+ * 127, as the dynamic linker would have at start. */
+void rd_lazylib_load(rd_lazylib *lib);
+
+#endif
