@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -246,10 +247,53 @@ int pgc_wal_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, ch
 
 /* -------------------------------------------------------------------- push -- */
 
-/* Reads a file PostgreSQL asks to archive, refusing what cannot be a WAL file
- * of a 16 MiB-segment cluster. */
-static int read_wal_file(const char *path, const char *name, rd_buf *out)
+/* A file PostgreSQL asks to archive, as bytes in memory: a 16 MiB segment is
+ * mapped (its pages are in the page cache already; reading it into fresh
+ * memory cost a fifth of a push here, most of it in first-touch page
+ * faults), anything smaller is read. PostgreSQL neither writes nor recycles
+ * a segment before archive_command has succeeded on it, so the mapping
+ * cannot change under us. */
+struct wal_file {
+    const uint8_t *data;
+    size_t len;
+    void *map;                   /* data when mapped, else NULL */
+    rd_buf small;                /* data when read */
+};
+
+static void wal_file_close(struct wal_file *f)
 {
+    if (f->map)
+        munmap(f->map, f->len);
+    rd_buf_free(&f->small);
+    memset(f, 0, sizeof *f);
+}
+
+static int wal_file_load(struct wal_file *f, int fd, const char *path, size_t size)
+{
+    if (size == PGC_WAL_SEGMENT_SIZE) {
+        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (map == MAP_FAILED)
+            return rd_fail_errno(RD_EIO, "cannot map %s", path);
+        f->map = map;
+        f->data = map;
+        f->len = size;
+        return 0;
+    }
+    rd_buf_reserve(&f->small, size);
+    int rc = rd_fs_read_full(fd, f->small.data, size);
+    if (rc < 0)
+        return rd_fail_wrap(rc, "reading %s", path);
+    f->small.len = size;
+    f->data = f->small.data;
+    f->len = size;
+    return 0;
+}
+
+/* Opens a file PostgreSQL asks to archive, refusing what cannot be a WAL
+ * file of a 16 MiB-segment cluster. */
+static int wal_file_open(const char *path, const char *name, struct wal_file *f)
+{
+    memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? rd_fail(RD_ENOENT, "WAL file %s does not exist", path)
@@ -268,16 +312,11 @@ static int read_wal_file(const char *path, const char *name, rd_buf *out)
     else if (!full_segment && st.st_size > (off_t)WAL_SMALL_FILE_MAX)
         rc = rd_fail(RD_EUSAGE, "%s is %lld bytes, too large for a WAL history or backup "
                      "label file", path, (long long)st.st_size);
-    if (rc == 0) {
-        rd_buf_reset(out);
-        rd_buf_reserve(out, (size_t)st.st_size);
-        rc = rd_fs_read_full(fd, out->data, (size_t)st.st_size);
-        if (rc < 0)
-            rc = rd_fail_wrap(rc, "reading %s", path);
-        else
-            out->len = (size_t)st.st_size;
-    }
+    if (rc == 0)
+        rc = wal_file_load(f, fd, path, (size_t)st.st_size);
     close(fd);
+    if (rc < 0)
+        wal_file_close(f);
     return rc;
 }
 
@@ -289,7 +328,7 @@ struct push_job {
     const rd_config *cfg;
     const char *repo_name;
     const char *object;
-    const rd_buf *data;
+    const struct wal_file *data;
     repo *r;
     bool stored;                 /* holds the same bytes already */
     int rc;
@@ -428,12 +467,10 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
                        ".partial or .backup file); archive_command must pass %%p", name);
     if (n_repos == 0)
         return rd_fail(RD_ECONFIG, "no repositories to archive WAL of DB cluster %s to", cluster);
-    rd_buf data = RD_BUF_INIT;
-    int rc = read_wal_file(path, name, &data);
-    if (rc < 0) {
-        rd_buf_free(&data);
+    struct wal_file data;
+    int rc = wal_file_open(path, name, &data);
+    if (rc < 0)
         return rc;
-    }
     char *object = pgc_wal_object(cluster, name);
     struct push_job *jobs = rd_calloc(n_repos, sizeof *jobs);
     bool refused = false;
@@ -481,7 +518,7 @@ int pgc_wal_push_to(const rd_config *cfg, rd_catalog *cat, const char *cluster,
                 data.len, n_repos);
     free(jobs);
     free(object);
-    rd_buf_free(&data);
+    wal_file_close(&data);
     return rc;
 }
 
