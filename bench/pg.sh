@@ -280,6 +280,64 @@ wait_spool_idle() {
     fi
 }
 
+# pgBackRest's PITR to TARGET_PG into $D/pitr-p, run N (1 or 2): restore, then
+# start and poll until promoted. Sets P_PITR_N, P_PITR_RES_N, P_PITR_REPLAY_N,
+# P_PITR_RSS, P_PITR_SET and P_STATE (history rows|markers).
+pgbr_pitr() {
+    wait_spool_idle
+    rm -rf "$D/pitr-p"
+    install -d -o postgres -g postgres -m 700 "$D/pitr-p"
+    sync
+    measure "${ds}_pgbackrest_pitr_restore_$1" runuser -u postgres -- pgbackrest --config="$PGBR_CONF" --stanza=bench \
+        --pg1-path="$D/pitr-p" restore --type=time "--target=$TARGET_PG" --target-action=promote
+    eval "P_PITR_RES_$1=\$SECS"
+    P_PITR_RSS=$RSS_KB
+    P_PITR_SET=$(grep -o 'restore backup set [^,]*' "$D/pgbr-log/bench-restore.log" | tail -n 1 | sed 's/restore backup set //')
+    port=$(free_port)
+    echo "$D/pitr-p" >>"$RUN/started"
+    measure "${ds}_pgbackrest_pitr_replay_$1" runuser -u postgres -- "$RUN/start-promoted.sh" "$D/pitr-p" "$port"
+    eval "P_PITR_REPLAY_$1=\$SECS"
+    eval "P_PITR_$1=\$(add \"\$P_PITR_RES_$1\" \"\$P_PITR_REPLAY_$1\")"
+    P_STATE=$(check_state "$port")
+    stop_pg "$D/pitr-p"
+    case $P_STATE in *'|before') ;; *) die "pgBackRest's PITR stopped at the wrong place: $P_STATE" ;; esac
+}
+
+# radiant's PITR to TARGET_ISO from the pre-pgbench snapshot, run N. Sets
+# R_PITR_N and R_PITR_RSS; checks the restored state against pgBackRest's.
+radiant_pitr() {
+    wait_spool_idle
+    port=$(free_port)
+    echo "$STATE/clusters/pitr$1/data" >>"$RUN/started"
+    sync
+    measure "${ds}_radiant_pitr_$1" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
+        --source-db-cluster-identifier src --db-cluster-identifier "pitr$1" --port "$port" --restore-to-time "$TARGET_ISO"
+    eval "R_PITR_$1=\$SECS"
+    R_PITR_RSS=$RSS_KB
+    [ "$(restored_from "pitr$1")" = "$R_BASE_BID" ] || die "radiant did not restore from the pre-pgbench snapshot"
+    R_STATE=$(check_state "$port")
+    [ "$R_STATE" = "$P_STATE" ] || die "radiant's PITR state $R_STATE differs from pgBackRest's $P_STATE"
+    rad db delete-db-cluster --db-cluster-identifier "pitr$1" --skip-final-snapshot >/dev/null
+}
+
+# radiant's PITR from the snapshot taken halfway through pgbench; then that
+# snapshot is deleted, so that radiant_pitr starts from the same base backup
+# as pgBackRest. Sets R_PITR_H.
+radiant_pitr_halfway() {
+    wait_spool_idle
+    port=$(free_port)
+    echo "$STATE/clusters/pitr-halfway/data" >>"$RUN/started"
+    sync
+    measure "${ds}_radiant_pitr_halfway" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
+        --source-db-cluster-identifier src --db-cluster-identifier pitr-halfway --port "$port" --restore-to-time "$TARGET_ISO"
+    R_PITR_H=$SECS
+    [ "$(restored_from pitr-halfway)" = "$R_HALF_BID" ] || die "radiant did not restore from the halfway snapshot"
+    R_STATE_H=$(check_state "$port")
+    [ "$R_STATE_H" = "$P_STATE" ] || die "radiant's PITR (halfway) state $R_STATE_H differs from pgBackRest's $P_STATE"
+    rad db delete-db-cluster --db-cluster-identifier pitr-halfway --skip-final-snapshot >/dev/null
+    rad db delete-db-cluster-snapshot --db-cluster-snapshot-identifier halfway >/dev/null
+}
+
 run_dataset() {
     ds=$1
     D="$RUN/$ds"
@@ -479,48 +537,26 @@ EOF
     WAL_HALF_BYTES=$(sql "$SRC_PORT" "SELECT pg_wal_lsn_diff('$TARGET_LSN', '$R_HALF_LSN')::bigint")
 
     # ------------------------------------------------- point-in-time restores --
-    note "[$ds] point-in-time restores to $TARGET_ISO"
-    install -d -o postgres -g postgres -m 700 "$D/pitr-p"
-    sync
-    measure "${ds}_pgbackrest_pitr_restore" runuser -u postgres -- pgbackrest --config="$PGBR_CONF" --stanza=bench \
-        --pg1-path="$D/pitr-p" restore --type=time "--target=$TARGET_PG" --target-action=promote
-    P_PITR_RES=$SECS P_PITR_RSS=$RSS_KB
-    P_PITR_SET=$(grep -o 'restore backup set [^,]*' "$D/pgbr-log/bench-restore.log" | tail -n 1 | sed 's/restore backup set //')
-    port=$(free_port)
-    echo "$D/pitr-p" >>"$RUN/started"
-    measure "${ds}_pgbackrest_pitr_replay" runuser -u postgres -- "$RUN/start-promoted.sh" "$D/pitr-p" "$port"
-    P_PITR_REPLAY=$SECS
-    P_PITR=$(add "$P_PITR_RES" "$P_PITR_REPLAY")
-    P_STATE=$(check_state "$port")
-    stop_pg "$D/pitr-p"
-    case $P_STATE in *'|before') ;; *) die "pgBackRest's PITR stopped at the wrong place: $P_STATE" ;; esac
-
-    wait_spool_idle
-    port=$(free_port)
-    echo "$STATE/clusters/pitr-halfway/data" >>"$RUN/started"
-    sync
-    measure "${ds}_radiant_pitr_halfway" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
-        --source-db-cluster-identifier src --db-cluster-identifier pitr-halfway --port "$port" --restore-to-time "$TARGET_ISO"
-    R_PITR_H=$SECS
-    [ "$(restored_from pitr-halfway)" = "$R_HALF_BID" ] || die "radiant did not restore from the halfway snapshot"
-    R_STATE_H=$(check_state "$port")
-    [ "$R_STATE_H" = "$P_STATE" ] || die "radiant's PITR (halfway) state $R_STATE_H differs from pgBackRest's $P_STATE"
-    rad db delete-db-cluster --db-cluster-identifier pitr-halfway --skip-final-snapshot >/dev/null
-    # the first PITR row must start from the same base backup as pgBackRest's
-    rad db delete-db-cluster-snapshot --db-cluster-snapshot-identifier halfway >/dev/null
-
-    wait_spool_idle
-    port=$(free_port)
-    echo "$STATE/clusters/pitr/data" >>"$RUN/started"
-    sync
-    measure "${ds}_radiant_pitr" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
-        --source-db-cluster-identifier src --db-cluster-identifier pitr --port "$port" --restore-to-time "$TARGET_ISO"
-    R_PITR=$SECS R_PITR_RSS=$RSS_KB
-    [ "$(restored_from pitr)" = "$R_BASE_BID" ] || die "radiant did not restore from the pre-pgbench snapshot"
-    R_STATE=$(check_state "$port")
-    [ "$R_STATE" = "$P_STATE" ] || die "radiant's PITR state $R_STATE differs from pgBackRest's $P_STATE"
-    rad db delete-db-cluster --db-cluster-identifier pitr --skip-final-snapshot >/dev/null
-    wait_spool_idle
+    # Each tool's PITR from the pre-pgbench backup runs twice, alternating
+    # (pgBackRest, radiant, pgBackRest, radiant), and the faster run of each
+    # is the row: on this VM one run can be 30 % slower than the next for
+    # reasons outside either tool (see "How to read the numbers").
+    note "[$ds] point-in-time restores to $TARGET_ISO (each tool twice, alternating)"
+    pgbr_pitr 1
+    radiant_pitr_halfway
+    radiant_pitr 1
+    pgbr_pitr 2
+    radiant_pitr 2
+    if awk -v a="$P_PITR_2" -v b="$P_PITR_1" 'BEGIN { exit !(a < b) }'; then
+        P_PITR=$P_PITR_2 P_PITR_RES=$P_PITR_RES_2 P_PITR_REPLAY=$P_PITR_REPLAY_2
+    else
+        P_PITR=$P_PITR_1 P_PITR_RES=$P_PITR_RES_1 P_PITR_REPLAY=$P_PITR_REPLAY_1
+    fi
+    if awk -v a="$R_PITR_2" -v b="$R_PITR_1" 'BEGIN { exit !(a < b) }'; then
+        R_PITR=$R_PITR_2
+    else
+        R_PITR=$R_PITR_1
+    fi
 
     # ------------------------------------------------- WAL push and get --
     nseg=$(( WAL_BYTES / SEG - 2 ))
@@ -598,7 +634,7 @@ and wrote $(mb "$WAL_BYTES") MB of WAL from the base backup to the target ($TARG
 | (d) restore of the full backup (files, fsynced) | ${R_RES} s ($R_RES_MBS MB/s = $RES_VS_DD x dd $DD_MBS MB/s) | ${P_RES} s ($(mbs "$P_RES_BYTES" "$P_RES") MB/s) | ${RES_SPEEDUP}x faster | >= 1.5x or >= 0.90 x dd | $(verdict "$RES_SPEEDUP >= 1.5 || $RES_VS_DD >= 0.90") |
 | (d) restore peak RSS | $(rss_mb "$R_RES_RSS") MB | $(rss_mb "$P_RES_RSS") MB | - | - | info |
 | (d) restore to a running, promoted cluster | ${R_RES_CL} s (restore-db-cluster-from-snapshot) | ${P_RES_CL} s (restore ${P_RES} s + start ${P_RES_START} s) | $(ratio "$P_RES_CL" "$R_RES_CL")x faster | - | info |
-| (e) PITR, same base backup and target ($(mb "$WAL_BYTES") MB of WAL) | ${R_PITR} s ($(rss_mb "$R_PITR_RSS") MB RSS) | ${P_PITR} s (restore ${P_PITR_RES} s + replay ${P_PITR_REPLAY} s; $(rss_mb "$P_PITR_RSS") MB RSS) | $(ratio "$P_PITR" "$R_PITR")x faster | >= 1.5x | $(verdict "$P_PITR / $R_PITR >= 1.5") |
+| (e) PITR, same base backup and target ($(mb "$WAL_BYTES") MB of WAL), faster of 2 runs | ${R_PITR} s (runs: ${R_PITR_1}, ${R_PITR_2} s; $(rss_mb "$R_PITR_RSS") MB RSS) | ${P_PITR} s (restore ${P_PITR_RES} s + replay ${P_PITR_REPLAY} s; runs: ${P_PITR_1}, ${P_PITR_2} s; $(rss_mb "$P_PITR_RSS") MB RSS) | $(ratio "$P_PITR" "$R_PITR")x faster | >= 1.5x | $(verdict "$P_PITR / $R_PITR >= 1.5") |
 | (e) PITR from a base backup taken halfway ($(mb "$WAL_HALF_BYTES") MB of WAL) | ${R_PITR_H} s (that backup: ${R_HALF} s under load, $(mb "$R_HALF_NEW") MB new in the repository) | ${P_PITR} s (as above) | $(ratio "$P_PITR" "$R_PITR_H")x faster | - | info |
 | (f) WAL push, per 16 MB segment ($nseg, one process each) | $(ms "$R_PUSH") ms ($(rss_mb "$R_PUSH_RSS") MB RSS) | $(ms "$P_PUSH") ms ($(rss_mb "$P_PUSH_RSS") MB RSS) | $(ratio "$P_PUSH" "$R_PUSH")x faster | >= 2x | $(verdict "$P_PUSH / $R_PUSH >= 2") |
 | (f) WAL push, both encrypted (radiant: passphrase-file; pgBackRest: aes-256-cbc) | $(ms "$R_PUSH_ENC") ms | $(ms "$P_PUSH_ENC") ms | $(ratio "$P_PUSH_ENC" "$R_PUSH_ENC")x faster | - | info |
