@@ -35,12 +35,6 @@ void rd_zstd_free(rd_zstd *z)
     free(z);
 }
 
-void rd_zstd_set_workers(rd_zstd *z, int workers)
-{
-    /* An error here means a libzstd built without threads: stay serial. */
-    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_nbWorkers, workers);
-}
-
 void rd_zstd_set_checksum(rd_zstd *z, bool on)
 {
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, on ? 1 : 0);

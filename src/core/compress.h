@@ -10,11 +10,6 @@ typedef struct rd_zstd rd_zstd;
 
 rd_zstd *rd_zstd_new(int level);
 void rd_zstd_free(rd_zstd *z);
-/* Compresses each frame on `workers` threads of zstd's own, for inputs of
- * several MiB (a WAL segment) whose latency matters; 0, the default,
- * compresses in the caller's thread. Without zstd's multithreading support
- * this changes nothing. */
-void rd_zstd_set_workers(rd_zstd *z, int workers);
 /* Ends each frame with zstd's content checksum (XXH64 of the uncompressed
  * data), which rd_zstd_decompress() then verifies. */
 void rd_zstd_set_checksum(rd_zstd *z, bool on);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/compress.h"
 #include "core/error.h"
@@ -123,17 +122,6 @@ int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const
     return rc;
 }
 
-/* zstd threads for one object: a WAL segment's compression is most of what
- * archive_command waits for, so it uses every core (up to 4) when there is
- * enough data to split into jobs. */
-static int parts_workers(size_t total)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (total < 4u * 1024 * 1024 || cpus < 2)
-        return 0;
-    return cpus > 4 ? 4 : (int)cpus;
-}
-
 int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
                              const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
                              size_t len, int level, rd_buf *out)
@@ -158,7 +146,6 @@ int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
         dst = out->data + ENV_HEADER;
     }
     rd_zstd *z = rd_zstd_new(level);
-    rd_zstd_set_workers(z, parts_workers(total));
     rd_zstd_set_checksum(z, true);
     size_t clen = 0;
     int rc = rd_zstd_compress2(z, prefix, prefix_len, data, len, dst, bound, &clen);

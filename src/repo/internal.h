@@ -90,9 +90,8 @@ int repo_envelope_seal(const uint8_t *key, enum repo_file_type type, const uint8
 int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
                              size_t len, int level, rd_buf *out);
 /* The same envelope for the body prefix || data, compressed as one stream
- * without copying them together (16 MiB WAL segments), on several threads
- * when it is large, and with zstd's content checksum, which opening it
- * verifies. */
+ * without copying them together (16 MiB WAL segments), and with zstd's
+ * content checksum, which opening it verifies. */
 int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
                              const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
                              size_t len, int level, rd_buf *out);
