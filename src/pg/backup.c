@@ -174,6 +174,7 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
     char *start_lsn = NULL, *timeline = NULL, *version = NULL, *stop_lsn = NULL, *label = NULL;
     char *spcmap = NULL;
     int64_t start = rd_clock_now();
+    int64_t t_begin = rd_mono_ns();
     rc = query_value(conn, "SELECT current_setting('server_version')", NULL, &version);
     if (rc == 0)
         rc = query_value(conn, "SELECT pg_backup_start($1, true)::text", snapshot_id, &start_lsn);
@@ -188,6 +189,7 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
                     NULL, &size) == 0 && size)
         progress->total = strtoull(size, NULL, 10) * (c->n_repos ? c->n_repos : 1);
     free(size);
+    int64_t t_started = rd_mono_ns();
     for (size_t i = 0; rc == 0 && i < c->n_repos; i++) {
         struct repo_run *run = &runs[n_runs++];
         rc = repo_open(cfg, c->repos[i], &run->r);
@@ -207,6 +209,7 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
         if (rc < 0)
             rd_fail_wrap(rc, "backup of DB cluster %s into repository %s", c->id, c->repos[i]);
     }
+    int64_t t_copied = rd_mono_ns();
     /* Always end the backup mode, even after a failure: the session would. */
     if (start_lsn) {
         PGresult *res = PQexec(conn, "SELECT lsn::text, labelfile, spcmapfile "
@@ -224,6 +227,7 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
     /* The consistent point is the earliest restorable moment: round up, so
      * that a restore to this second never stops before it. */
     int64_t stop = (rd_clock_now_us() + 999999) / 1000000;
+    int64_t t_stopped = rd_mono_ns();
     char start_text[32], stop_text[32];
     rd_time_format(start, start_text, sizeof start_text);
     rd_time_format(stop, stop_text, sizeof stop_text);
@@ -251,6 +255,11 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
             repo_backup_info_free(&info);
         }
     }
+    if (rc == 0)
+        RD_INFO("snapshot %s of %s: pg_backup_start %.2f s, files %.2f s, pg_backup_stop "
+                "%.2f s, commit %.2f s", snapshot_id, c->id, (t_started - t_begin) / 1e9,
+                (t_copied - t_started) / 1e9, (t_stopped - t_copied) / 1e9,
+                (rd_mono_ns() - t_stopped) / 1e9);
     if (rc == 0)
         pgc_event(cat, c->id, "backup", "%s backup %s completed (%s to %s, LSN %s to %s)",
                   strcmp(kind, "automated") == 0 ? "automated" : "manual", snapshot_id,

@@ -118,11 +118,15 @@ static int run_job(struct restore *rs, const struct restore_job *job, void *zstd
     for (uint32_t i = 0; rc == 0 && i < job->count; i++) {
         const repo_chunk_ref *c = &e->chunks[job->first + i];
         const uint8_t *data = NULL;
+        uint64_t cend = off + c->len;
+        /* A chunk wholly inside the direct-I/O span decompresses straight
+         * into its place in block_buf: one copy of the data less. */
+        uint8_t *out = off >= as && cend <= ae ? block_buf + (off - as) : chunk_buf;
         if (c->len > rs->r->chunk_max)
             rc = rd_fail(RD_ECORRUPT, "a chunk of %s is larger than the repository allows",
                          e->path);
         else
-            rc = repo_chunk_read(rs->r, zstd, c->id, chunk_buf, c->len, scratch, &data);
+            rc = repo_chunk_read(rs->r, zstd, c->id, out, c->len, scratch, &data);
         if (rc < 0) {
             rd_fail_wrap(rc, "restoring %s", e->path);
             pthread_mutex_lock(&rs->mu);
@@ -131,9 +135,9 @@ static int run_job(struct restore *rs, const struct restore_job *job, void *zstd
             break;
         }
         /* [off, off+len) split into: before as, inside [as, ae), after ae */
-        uint64_t cend = off + c->len;
         uint64_t in_lo = off > as ? off : as, in_hi = cend < ae ? cend : ae;
-        if (in_hi > in_lo)
+        bool in_place = out != chunk_buf && data == out;
+        if (in_hi > in_lo && !in_place)
             memcpy(block_buf + (in_lo - as), data + (in_lo - off), in_hi - in_lo);
         uint64_t head_hi = cend < as ? cend : as;
         if (head_hi > off && !all_zero(data, head_hi - off))
