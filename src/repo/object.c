@@ -154,3 +154,17 @@ int repo_object_remove(repo *r, const char *name)
     free(path);
     return rc;
 }
+
+int repo_object_exists(repo *r, const char *name)
+{
+    int rc = repo_path_check(name);
+    if (rc < 0)
+        return rc;
+    char *path = object_path(name);
+    uint64_t size;
+    rc = repo_storage_stat(r->st, path, &size);
+    free(path);
+    if (rc == -RD_ENOENT)
+        return 0;
+    return rc < 0 ? rc : 1;
+}

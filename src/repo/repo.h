@@ -280,8 +280,8 @@ int repo_prune(repo *r, repo_prune_stats *stats);
 
 /* Objects stored whole under a caller's name, such as WAL segments and
  * timeline history files ("wal/000000010000000000000001"): compressed,
- * encrypted in encrypted repositories, bound to their name and checked
- * against their SHA-256 when read. Names follow repo_path_check(). */
+ * encrypted in encrypted repositories, bound to their name and verified when
+ * read. Names follow repo_path_check(). */
 
 /* Stores an object durably. With exclusive, an object already stored under
  * the name is kept: identical content is success, different content is
@@ -293,6 +293,9 @@ int repo_object_get(repo *r, const char *name, rd_buf *out);
 int repo_object_list(repo *r, const char *dir,
                      int (*cb)(void *arg, const char *name, uint64_t stored_size), void *arg);
 int repo_object_remove(repo *r, const char *name);
+/* 1 when an object is stored under name, 0 when none is, -RD_E* when the
+ * storage cannot tell. Nothing is read: a damaged object counts as stored. */
+int repo_object_exists(repo *r, const char *name);
 
 typedef struct repo_repair_stats {
     uint64_t indexes_removed;    /* damaged index files dropped */
