@@ -303,9 +303,9 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
     }
     if (rc == 0)
         RD_INFO("snapshot %s of %s: pg_backup_start %.2f s, files %.2f s, pg_backup_stop "
-                "and WAL archived %.2f s, commit %.2f s", snapshot_id, c->id, (t_started - t_begin) / 1e9,
-                (t_copied - t_started) / 1e9, (t_stopped - t_copied) / 1e9,
-                (rd_mono_ns() - t_stopped) / 1e9);
+                "and WAL archived %.2f s, commit %.2f s", snapshot_id, c->id,
+                (t_started - t_begin) / 1e9, (t_copied - t_started) / 1e9,
+                (t_stopped - t_copied) / 1e9, (rd_mono_ns() - t_stopped) / 1e9);
     if (rc == 0)
         pgc_event(cat, c->id, "backup", "%s backup %s completed (%s to %s, LSN %s to %s)",
                   strcmp(kind, "automated") == 0 ? "automated" : "manual", snapshot_id,

@@ -5,9 +5,10 @@
  * 2. Worker threads fill the files: each job is a run of chunks of one file
  *    (large files are split, so one big file still uses every core); a chunk is
  *    read from its pack, authenticated (AES-GCM with its id) or checked against
- *    its SHA-256 id (plain repositories), and decompressed before pwrite(). All-zero chunks are not written, so sparse files stay
- *    sparse. A file with a damaged chunk is removed: a failed restore never
- *    leaves a file with silently wrong content.
+ *    its SHA-256 id (plain repositories), and decompressed before pwrite().
+ *    All-zero chunks are not written, so sparse files stay sparse. A file
+ *    with a damaged chunk is removed: a failed restore never leaves a file
+ *    with silently wrong content.
  * 3. Ownership, modes and times are applied (directories last, deepest first,
  *    so their mtimes survive), then syncfs() makes the whole tree durable. */
 #include <errno.h>
