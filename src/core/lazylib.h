@@ -25,4 +25,22 @@ typedef struct rd_lazylib {
  * 127, as the dynamic linker would have at start. */
 void rd_lazylib_load(rd_lazylib *lib);
 
+/* For the file that forwards a library's functions: LIST(X) names each
+ * function once, X(name). Defines the library (loaded on first use) and
+ * RD_LAZY_REAL(name), the real function with the type of its declaration
+ * in the library's header. One library per file: the names are static. */
+#define RD_LAZY_INDEX(name) RD_LAZY_##name,
+#define RD_LAZY_STRING(name) #name,
+#define RD_LAZYLIB_DEFINE(SONAME, PACKAGE, LIST)                                           \
+    enum { LIST(RD_LAZY_INDEX) RD_LAZY_N };                                               \
+    static const char *const rd_lazy_symbols[] = { LIST(RD_LAZY_STRING) NULL };           \
+    static void *rd_lazy_table[RD_LAZY_N];                                                \
+    static rd_lazylib rd_lazy_lib = { SONAME, PACKAGE, rd_lazy_symbols, rd_lazy_table, 0 }; \
+    static void *rd_lazy_fn(int i)                                                        \
+    {                                                                                     \
+        rd_lazylib_load(&rd_lazy_lib);                                                    \
+        return rd_lazy_table[i];                                                          \
+    }
+#define RD_LAZY_REAL(name) ((__typeof__(&name))rd_lazy_fn(RD_LAZY_##name))
+
 #endif

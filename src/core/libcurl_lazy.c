@@ -15,21 +15,9 @@
     X(curl_easy_reset) X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init)    \
     X(curl_slist_append) X(curl_slist_free_all)
 
-#define AS_INDEX(name) LIBCURL_##name,
-#define AS_STRING(name) #name,
-enum { LIBCURL_FUNCTIONS(AS_INDEX) LIBCURL_N };
-static const char *const libcurl_symbols[] = { LIBCURL_FUNCTIONS(AS_STRING) NULL };
-static void *libcurl_table[LIBCURL_N];
-static rd_lazylib libcurl = { "libcurl.so.4", "libcurl4", libcurl_symbols, libcurl_table, 0 };
+RD_LAZYLIB_DEFINE("libcurl.so.4", "libcurl4", LIBCURL_FUNCTIONS)
 
-static void *libcurl_fn(int i)
-{
-    rd_lazylib_load(&libcurl);
-    return libcurl_table[i];
-}
-
-/* The real function, with the type of the declaration in <curl/curl.h>. */
-#define REAL(name) ((__typeof__(&name))libcurl_fn(LIBCURL_##name))
+#define REAL(name) RD_LAZY_REAL(name)
 
 CURLcode curl_global_init(long flags) { return REAL(curl_global_init)(flags); }
 CURL *curl_easy_init(void) { return REAL(curl_easy_init)(); }

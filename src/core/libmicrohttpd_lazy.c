@@ -17,22 +17,9 @@
     X(MHD_get_connection_values) X(MHD_queue_response) X(MHD_start_daemon)               \
     X(MHD_stop_daemon)
 
-#define AS_INDEX(name) LIBMHD_##name,
-#define AS_STRING(name) #name,
-enum { LIBMHD_FUNCTIONS(AS_INDEX) LIBMHD_N };
-static const char *const libmhd_symbols[] = { LIBMHD_FUNCTIONS(AS_STRING) NULL };
-static void *libmhd_table[LIBMHD_N];
-static rd_lazylib libmhd = { "libmicrohttpd.so.12", "libmicrohttpd12", libmhd_symbols,
-                             libmhd_table, 0 };
+RD_LAZYLIB_DEFINE("libmicrohttpd.so.12", "libmicrohttpd12", LIBMHD_FUNCTIONS)
 
-static void *libmhd_fn(int i)
-{
-    rd_lazylib_load(&libmhd);
-    return libmhd_table[i];
-}
-
-/* The real function, with the type of the declaration in <microhttpd.h>. */
-#define REAL(name) ((__typeof__(&name))libmhd_fn(LIBMHD_##name))
+#define REAL(name) RD_LAZY_REAL(name)
 
 /* A variadic option list cannot be forwarded as it is, so radiant passes
  * its options as one MHD_OPTION_ARRAY (or none); anything else is a

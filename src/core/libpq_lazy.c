@@ -13,21 +13,9 @@
     X(PQresultErrorMessage) X(PQresultStatus) X(PQsetNoticeProcessor) X(PQsocket)        \
     X(PQstatus)
 
-#define AS_INDEX(name) LIBPQ_##name,
-#define AS_STRING(name) #name,
-enum { LIBPQ_FUNCTIONS(AS_INDEX) LIBPQ_N };
-static const char *const libpq_symbols[] = { LIBPQ_FUNCTIONS(AS_STRING) NULL };
-static void *libpq_table[LIBPQ_N];
-static rd_lazylib libpq = { "libpq.so.5", "libpq5", libpq_symbols, libpq_table, 0 };
+RD_LAZYLIB_DEFINE("libpq.so.5", "libpq5", LIBPQ_FUNCTIONS)
 
-static void *libpq_fn(int i)
-{
-    rd_lazylib_load(&libpq);
-    return libpq_table[i];
-}
-
-/* The real function, with the type of the declaration in libpq-fe.h. */
-#define REAL(name) ((__typeof__(&name))libpq_fn(LIBPQ_##name))
+#define REAL(name) RD_LAZY_REAL(name)
 
 PGconn *PQconnectdb(const char *conninfo) { return REAL(PQconnectdb)(conninfo); }
 void PQfinish(PGconn *conn) { REAL(PQfinish)(conn); }

@@ -12,24 +12,12 @@
     X(xmlFree) X(xmlDocGetRootElement) X(xmlFreeDoc) X(xmlInitParser)                  \
     X(xmlNodeGetContent) X(xmlReadMemory)
 
-#define AS_INDEX(name) LIBXML2_##name,
-#define AS_STRING(name) #name,
-enum { LIBXML2_FUNCTIONS(AS_INDEX) LIBXML2_N };
-static const char *const libxml2_symbols[] = { LIBXML2_FUNCTIONS(AS_STRING) NULL };
-static void *libxml2_table[LIBXML2_N];
-static rd_lazylib libxml2 = { "libxml2.so.2", "libxml2", libxml2_symbols, libxml2_table, 0 };
+RD_LAZYLIB_DEFINE("libxml2.so.2", "libxml2", LIBXML2_FUNCTIONS)
 
-static void *libxml2_fn(int i)
-{
-    rd_lazylib_load(&libxml2);
-    return libxml2_table[i];
-}
-
-/* The real function, with the type of the declaration in libxml2's headers. */
-#define REAL(name) ((__typeof__(&name))libxml2_fn(LIBXML2_##name))
+#define REAL(name) RD_LAZY_REAL(name)
 
 /* radiant's xmlFree: calls the one libxml2 holds at the time. */
-static void lazy_xml_free(void *mem) { (*(xmlFreeFunc *)libxml2_fn(LIBXML2_xmlFree))(mem); }
+static void lazy_xml_free(void *mem) { (*(xmlFreeFunc *)rd_lazy_fn(RD_LAZY_xmlFree))(mem); }
 xmlFreeFunc xmlFree = lazy_xml_free;
 
 void xmlInitParser(void) { REAL(xmlInitParser)(); }
