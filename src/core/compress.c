@@ -35,6 +35,11 @@ void rd_zstd_free(rd_zstd *z)
     free(z);
 }
 
+void rd_zstd_set_min_match(rd_zstd *z, int min_match)
+{
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_minMatch, min_match);
+}
+
 void rd_zstd_set_checksum(rd_zstd *z, bool on)
 {
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, on ? 1 : 0);

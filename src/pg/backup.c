@@ -238,7 +238,7 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
         struct repo_run *run = &runs[n_runs++];
         rc = repo_open(cfg, c->repos[i], &run->r);
         if (rc == 0)
-            repo_prefer_compress_level(run->r, PGC_COMPRESS_LEVEL);
+            repo_prefer_compression(run->r, PGC_COMPRESS_LEVEL, PGC_COMPRESS_MIN_MATCH);
         if (rc == 0)
             rc = repo_lock(run->r, false);
         if (rc == 0)

@@ -349,7 +349,7 @@ static void *push_look(void *arg)
     rd_buf old = RD_BUF_INIT;
     int rc = repo_open(j->cfg, j->repo_name, &j->r);
     if (rc == 0)
-        repo_prefer_compress_level(j->r, PGC_COMPRESS_LEVEL);
+        repo_prefer_compression(j->r, PGC_COMPRESS_LEVEL, PGC_COMPRESS_MIN_MATCH);
     if (rc == 0)
         rc = repo_object_get(j->r, j->object, &old);
     if (rc == 0) {

@@ -190,6 +190,7 @@ static void *worker_main(void *arg)
 {
     repo_backup *b = arg;
     rd_zstd *z = rd_zstd_new(b->r->compress_level);
+    rd_zstd_set_min_match(z, b->r->compress_min_match);
     rd_buf scratch = RD_BUF_INIT;
     repo_pack_builder pb = { 0 };
     pthread_mutex_lock(&b->mu);

@@ -124,7 +124,7 @@ int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const
 
 int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
                              const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
-                             size_t len, int level, rd_buf *out)
+                             size_t len, int level, int min_match, rd_buf *out)
 {
     size_t total = prefix_len + len;
     size_t bound = rd_zstd_bound(total);
@@ -146,6 +146,7 @@ int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
         dst = out->data + ENV_HEADER;
     }
     rd_zstd *z = rd_zstd_new(level);
+    rd_zstd_set_min_match(z, min_match);
     rd_zstd_set_checksum(z, true);
     size_t clen = 0;
     int rc = rd_zstd_compress2(z, prefix, prefix_len, data, len, dst, bound, &clen);

@@ -94,7 +94,7 @@ int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const
  * content checksum, which opening it verifies. */
 int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
                              const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
-                             size_t len, int level, rd_buf *out);
+                             size_t len, int level, int min_match, rd_buf *out);
 /* Verifies and unwraps; key NULL for plain repositories. -RD_ECORRUPT on damage. */
 int repo_envelope_open(const uint8_t *key, enum repo_file_type type, const uint8_t *data,
                        size_t len, rd_buf *body);
@@ -195,6 +195,7 @@ struct repo {
     uint32_t chunk_min, chunk_avg, chunk_max;
     int compress_level;
     bool compress_level_set;     /* compress-level given in [repo NAME] */
+    int compress_min_match;      /* zstd's minimum match length, 0: the level's */
     int threads;
     repo_index *index;           /* loaded on first use */
     /* Held lock and the thread that keeps it fresh. */

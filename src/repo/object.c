@@ -32,7 +32,8 @@ static int encode(repo *r, const char *name, const void *data, size_t len, rd_bu
     rd_buf_append_str(&prefix, name);
     rd_buf_append_u64(&prefix, len);
     int rc = repo_envelope_seal_parts(repo_key_or_null(r), REPO_FILE_OBJECT, prefix.data,
-                                      prefix.len, data, len, r->compress_level, out);
+                                      prefix.len, data, len, r->compress_level,
+                                      r->compress_min_match, out);
     rd_buf_free(&prefix);
     return rc;
 }

@@ -473,10 +473,12 @@ const char *repo_location(const repo *r) { return repo_storage_location(r->st); 
 bool repo_encrypted(const repo *r) { return r->encrypted; }
 const char *repo_id(const repo *r) { return r->id_hex; }
 
-void repo_prefer_compress_level(repo *r, int level)
+void repo_prefer_compression(repo *r, int level, int min_match)
 {
-    if (!r->compress_level_set)
-        r->compress_level = level;
+    if (r->compress_level_set)
+        return;
+    r->compress_level = level;
+    r->compress_min_match = min_match;
 }
 
 void repo_set_threads(repo *r, int threads)

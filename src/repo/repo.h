@@ -57,9 +57,10 @@ bool repo_encrypted(const repo *r);
 const char *repo_id(const repo *r);
 /* Worker threads used for hashing/compression/encryption and restore. */
 void repo_set_threads(repo *r, int threads);
-/* The zstd level for what this handle writes next, unless the repository's
- * section sets compress-level (which always wins). */
-void repo_prefer_compress_level(repo *r, int level);
+/* The zstd level and minimum match length (0: the level's own) for what
+ * this handle writes next, unless the repository's section sets
+ * compress-level (which always wins, with the level's own match length). */
+void repo_prefer_compression(repo *r, int level, int min_match);
 
 /* Replaces the wrapping of the data key: nothing else is rewritten. */
 int repo_change_passphrase(repo *r, const char *new_passphrase);
