@@ -22,7 +22,7 @@ sandbox of its own under /tmp/radiant-drill-*.
   drill: the next run reclaims its sandbox and stops its processes;
 - bad input: unknown scenario (2), unknown cluster without --ephemeral (4),
   a report directory that cannot be written (2 or 5), no terminal and no
-  --yes (2)."""
+  --yes (2), on a terminal the question answered "n" (2, nothing done)."""
 
 import glob
 import hashlib
@@ -61,6 +61,22 @@ def drill(conf, *args, output="json", timeout=240):
                        capture_output=True, text=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
+
+
+def drill_on_terminal(conf, answer, *args):
+    """Runs `radiant drill ARGS` with a pseudo-terminal as its standard
+    input, types answer into it; returns (exit code, stderr)."""
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([RADIANT, "--config", conf, "drill"] + list(args), stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(master, answer.encode())
+        _out, err = p.communicate(timeout=120)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return p.returncode, err
 
 
 def sandbox_of(text):
@@ -487,6 +503,20 @@ def test_not_ephemeral_harms_nothing():
         assert keys == ["invoices/1.pdf"], keys[:10]
         assert s3.get_object(Bucket="prod-bucket", Key="invoices/1.pdf")["Body"].read() == \
             b"production data"
+
+        # Without --yes a person confirms: no terminal, refused; on a
+        # terminal, the question, and "n" does nothing.
+        code, _out, err = drill(env.config, "run", "accidental-deletion", "--bucket",
+                                "prod-bucket", "--duration", "5")
+        assert code == 2 and "confirm with --yes (no terminal to ask on)" in err, err
+        code, err = drill_on_terminal(env.config, "n\n", "run", "accidental-deletion",
+                                      "--bucket", "prod-bucket", "--duration", "5")
+        assert code == 2, err
+        assert "Drill accidental-deletion on bucket prod-bucket" in err and "[y/N]" in err, err
+        assert "not confirmed; nothing was done" in err, err
+        versions = s3.list_object_versions(Bucket="prod-bucket")
+        assert [v["Key"] for v in versions.get("Versions", [])] == ["invoices/1.pdf"]
+        assert not versions.get("DeleteMarkers")
     finally:
         serve.terminate()
         serve.wait(timeout=60)
