@@ -11,8 +11,9 @@ typedef struct rd_zstd rd_zstd;
 rd_zstd *rd_zstd_new(int level);
 void rd_zstd_free(rd_zstd *z);
 /* zstd's minimum match length (ZSTD_c_minMatch, 3 to 7; 0: the level's
- * own). PostgreSQL pages and WAL compress a fifth to a third smaller with 5
- * than with level 1's 6, at the same speed (PGC_COMPRESS_MIN_MATCH). */
+ * own). PostgreSQL's WAL and updated pages compress up to a fifth smaller
+ * with 5 than with level 1's 6, at about the same speed
+ * (PGC_COMPRESS_MIN_MATCH). */
 void rd_zstd_set_min_match(rd_zstd *z, int min_match);
 /* Ends each frame with zstd's content checksum (XXH64 of the uncompressed
  * data), which rd_zstd_decompress() then verifies. */
