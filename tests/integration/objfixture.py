@@ -21,6 +21,28 @@ ACCESS_KEY = "AKIARADIANTTEST00001"
 SECRET_KEY = "radiantTestSecretKey/0123456789abcdefghi"
 
 
+def versions(s3, bucket, prefix):
+    """(key, version id, is a delete marker) of everything under prefix, sorted."""
+    out = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    return sorted([(v["Key"], v["VersionId"], False) for v in out.get("Versions", [])] +
+                  [(m["Key"], m["VersionId"], True) for m in out.get("DeleteMarkers", [])])
+
+
+def body(s3, bucket, key):
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def exists(s3, bucket, key):
+    """Whether GET would find key: False on 404, any other error raised."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except Exception as e:  # botocore ClientError
+        if getattr(e, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return False
+        raise
+
+
 class ObjStore:
     def __init__(self, buckets=None):
         """buckets: {name: {config key: value}} for [bucket NAME] sections."""

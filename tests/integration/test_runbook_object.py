@@ -6,7 +6,6 @@ restores the state at T, --dry-run changes nothing; and what an operator gets
 wrong: an unknown bucket (exit 4), a bucket without versioning (refused,
 exit 2), a bad time (exit 2 before any step)."""
 
-import datetime
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from objfixture import ACCESS_KEY, SECRET_KEY, ObjStore
+from objfixture import ACCESS_KEY, SECRET_KEY, ObjStore, body, exists, versions
 from pgfixture import RADIANT
 
 BUCKET = "radiant-storage-production"
@@ -65,26 +64,6 @@ def last_error(stderr):
     return json.loads(stderr.strip().splitlines()[-1])["error"]
 
 
-def entries(s3, prefix):
-    out = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
-    return sorted([(v["Key"], v["VersionId"], False) for v in out.get("Versions", [])] +
-                  [(m["Key"], m["VersionId"], True) for m in out.get("DeleteMarkers", [])])
-
-
-def body(s3, key):
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-
-
-def exists(s3, key):
-    try:
-        s3.head_object(Bucket=BUCKET, Key=key)
-        return True
-    except Exception as e:
-        if getattr(e, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-            return False
-        raise
-
-
 def test_undelete_prefix(store):
     s3 = store.client()
     for i in range(5):
@@ -98,11 +77,11 @@ def test_undelete_prefix(store):
     s3.delete_object(Bucket=BUCKET, Key="u/f0")
     s3.delete_object(Bucket=BUCKET, Key="other/x")
     s3.delete_object(Bucket=BUCKET, Key="u/never")      # a marker without data
-    assert not any(exists(s3, "u/f%d" % i) for i in range(5))
-    before = entries(s3, "")
+    assert not any(exists(s3, BUCKET, "u/f%d" % i) for i in range(5))
+    before = versions(s3, BUCKET, "")
 
     dry = ok_run(store, "--bucket", BUCKET, "--prefix", "u/", "--dry-run")
-    assert entries(s3, "") == before
+    assert versions(s3, BUCKET, "") == before
     assert dry["Outputs"]["ToUndelete"] == 5 and dry["Outputs"]["Undeleted"] == 0
     assert dry["Outputs"]["DryRun"] == "true"
     assert "dry run" in dry["Steps"][3]["Message"]
@@ -118,11 +97,11 @@ def test_undelete_prefix(store):
     assert out["UndeletedKeys"] == ", ".join("u/f%d" % i for i in range(5))
     assert "5 keys to bring back (6 delete markers to remove)" in doc["Steps"][2]["Message"]
     for i in range(5):
-        assert body(s3, "u/f%d" % i) == b"v2-%d" % i
-    assert body(s3, "u/keep") == b"untouched"
-    assert not exists(s3, "other/x")                    # outside the prefix
+        assert body(s3, BUCKET, "u/f%d" % i) == b"v2-%d" % i
+    assert body(s3, BUCKET, "u/keep") == b"untouched"
+    assert not exists(s3, BUCKET, "other/x")                    # outside the prefix
     # Only markers were removed: every data version is still there.
-    after = entries(s3, "")
+    after = versions(s3, BUCKET, "")
     assert [e for e in before if not e[2]] == [e for e in after if not e[2]]
 
     # Nothing left to do the second time.
@@ -133,7 +112,7 @@ def test_undelete_prefix(store):
     doc = ok_run(store, "--bucket", BUCKET, "--prefix", "", "--endpoint-url", store.endpoint,
                  env={"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
     assert doc["Outputs"]["UndeletedKeys"] == "other/x"
-    assert body(s3, "other/x") == b"x"
+    assert body(s3, BUCKET, "other/x") == b"x"
 
 
 def test_undelete_text_output(store):
@@ -143,7 +122,7 @@ def test_undelete_text_output(store):
     rc, out, err = runbook(store, "--bucket", BUCKET, "--prefix", "t/", output="text")
     assert rc == 0, err
     assert "[5/5] verify: ok in" in out and "Undeleted: 1" in out
-    assert body(s3, "t/a") == b"a"
+    assert body(s3, BUCKET, "t/a") == b"a"
 
 
 def iso_ms(dt):
@@ -161,13 +140,13 @@ def test_restore_to_time(store):
     s3.put_object(Bucket=BUCKET, Key="r/overwritten", Body=b"new")
     s3.delete_object(Bucket=BUCKET, Key="r/deleted")
     s3.put_object(Bucket=BUCKET, Key="r/created", Body=b"after T")
-    n_before = len(entries(s3, "r/"))
+    n_before = len(versions(s3, BUCKET, "r/"))
 
     dry = ok_run(store, "--bucket", BUCKET, "--prefix", "r/", "--time", when, "--dry-run")
-    assert len(entries(s3, "r/")) == n_before
+    assert len(versions(s3, BUCKET, "r/")) == n_before
     assert (dry["Outputs"]["ToRestore"], dry["Outputs"]["ToDelete"]) == (2, 1)
     assert dry["Outputs"]["Restored"] == 0 and dry["Outputs"]["Deleted"] == 0
-    assert body(s3, "r/overwritten") == b"new"
+    assert body(s3, BUCKET, "r/overwritten") == b"new"
 
     doc = ok_run(store, "--bucket", BUCKET, "--prefix", "r/", "--time", when)
     out = doc["Outputs"]
@@ -176,11 +155,11 @@ def test_restore_to_time(store):
     assert out["Deleted"] == 1 and out["DeletedKeys"] == "r/created"
     assert out["Unchanged"] == 1
     assert "as it was at " + when in doc["Steps"][4]["Message"]
-    assert body(s3, "r/overwritten") == b"old"
-    assert body(s3, "r/deleted") == b"keep me"
-    assert body(s3, "r/same") == b"same"
-    assert not exists(s3, "r/created")
-    assert len(entries(s3, "r/")) == n_before + 3       # history kept
+    assert body(s3, BUCKET, "r/overwritten") == b"old"
+    assert body(s3, BUCKET, "r/deleted") == b"keep me"
+    assert body(s3, BUCKET, "r/same") == b"same"
+    assert not exists(s3, BUCKET, "r/created")
+    assert len(versions(s3, BUCKET, "r/")) == n_before + 3       # history kept
 
     again = ok_run(store, "--bucket", BUCKET, "--prefix", "r/", "--time", when)
     assert again["Outputs"]["Restored"] == 0 and again["Outputs"]["Deleted"] == 0

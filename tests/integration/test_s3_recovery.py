@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 from conftest import BIN, EXIT_NETWORK, EXIT_NOT_FOUND, EXIT_USAGE, Radiant, write_file
+from objfixture import body, exists, versions
 from s3fixture import mini_s3  # noqa: F401 (a fixture)
 
 BUCKET = "radiant-storage-production"
@@ -127,26 +128,6 @@ def boto(rad, key_id=CONFIG_KEY, secret=CONFIG_SECRET):
                                       retries={"max_attempts": 1}))
 
 
-def versions(s3, prefix):
-    out = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
-    return sorted([(v["Key"], v["VersionId"], False) for v in out.get("Versions", [])] +
-                  [(m["Key"], m["VersionId"], True) for m in out.get("DeleteMarkers", [])])
-
-
-def body(s3, key):
-    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-
-
-def exists(s3, key):
-    try:
-        s3.head_object(Bucket=BUCKET, Key=key)
-        return True
-    except Exception as e:  # botocore ClientError 404
-        if getattr(e, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-            return False
-        raise
-
-
 # ----------------------------------------------------------- access keys --
 
 @pytest.fixture
@@ -252,12 +233,12 @@ def test_undelete(server):
     s3.delete_object(Bucket=BUCKET, Key="p/only-markers")  # a marker, never data
     s3.put_object(Bucket=BUCKET, Key="q/other", Body=b"x")
     s3.delete_object(Bucket=BUCKET, Key="q/other")
-    before = versions(s3, "")
+    before = versions(s3, BUCKET, "")
 
     _, plan, _ = server.run(["s3", "undelete", "--bucket", BUCKET, "--prefix", "p/",
                              "--dry-run"])
     assert plan["DryRun"] is True
-    assert versions(s3, "") == before
+    assert versions(s3, BUCKET, "") == before
 
     _, doc, _ = server.run(["s3", "undelete", "--bucket", BUCKET, "--prefix", "p/"])
     assert doc["DryRun"] is False and doc["Failed"] == []
@@ -265,11 +246,11 @@ def test_undelete(server):
     assert [u["Key"] for u in plan["Undeleted"]] == ["p/a", "p/b"]
     assert len(doc["Undeleted"][0]["DeleteMarkersRemoved"]) == 2
     assert [s["Key"] for s in doc["Skipped"]] == ["p/only-markers"]
-    assert body(s3, "p/a") == b"a1" and body(s3, "p/b") == b"b2"
+    assert body(s3, BUCKET, "p/a") == b"a1" and body(s3, BUCKET, "p/b") == b"b2"
     current = {v["Key"]: v["VersionId"] for v in
                s3.list_object_versions(Bucket=BUCKET, Prefix="p/")["Versions"] if v["IsLatest"]}
     assert doc["Undeleted"][1]["VersionId"] == current["p/b"]
-    assert not exists(s3, "q/other")                  # outside the prefix
+    assert not exists(s3, BUCKET, "q/other")                  # outside the prefix
 
     # Nothing left to do: a second run changes nothing.
     _, doc, _ = server.run(["s3", "undelete", "--bucket", BUCKET, "--prefix", "p/"])
@@ -296,11 +277,11 @@ def test_restore_to_time(server):
     s3.delete_object(Bucket=BUCKET, Key="d/deleted")
     s3.put_object(Bucket=BUCKET, Key="d/created", Body=b"after T")
     s3.put_object(Bucket=BUCKET, Key="d/recreated", Body=b"second")
-    n_before = len(versions(s3, "d/"))
+    n_before = len(versions(s3, BUCKET, "d/"))
 
     args = ["s3", "restore-to-time", "--bucket", BUCKET, "--prefix", "d/", "--time", when]
     _, plan, _ = server.run(args + ["--dry-run"])
-    assert len(versions(s3, "d/")) == n_before
+    assert len(versions(s3, BUCKET, "d/")) == n_before
 
     _, doc, _ = server.run(args)
     assert doc["Failed"] == []
@@ -309,12 +290,12 @@ def test_restore_to_time(server):
     assert doc["Unchanged"] == 1
     assert ({r["Key"] for r in plan["Restored"]}, {d["Key"] for d in plan["Deleted"]}) == \
         ({r["Key"] for r in doc["Restored"]}, {d["Key"] for d in doc["Deleted"]})
-    assert body(s3, "d/overwritten") == b"old"
-    assert body(s3, "d/deleted") == b"keep me"
-    assert body(s3, "d/same") == b"same"
-    assert not exists(s3, "d/created") and not exists(s3, "d/recreated")
+    assert body(s3, BUCKET, "d/overwritten") == b"old"
+    assert body(s3, BUCKET, "d/deleted") == b"keep me"
+    assert body(s3, BUCKET, "d/same") == b"same"
+    assert not exists(s3, BUCKET, "d/created") and not exists(s3, BUCKET, "d/recreated")
     # History kept: two copies and two markers were added, nothing removed.
-    assert len(versions(s3, "d/")) == n_before + 4
+    assert len(versions(s3, BUCKET, "d/")) == n_before + 4
 
     _, again, _ = server.run(args)
     assert again["Restored"] == [] and again["Deleted"] == [] and again["Unchanged"] == 5
