@@ -303,38 +303,36 @@ pgbr_pitr() {
     case $P_STATE in *'|before') ;; *) die "pgBackRest's PITR stopped at the wrong place: $P_STATE" ;; esac
 }
 
-# radiant's PITR to TARGET_ISO from the pre-pgbench snapshot, run N. Sets
-# R_PITR_N and R_PITR_RSS; checks the restored state against pgBackRest's.
-radiant_pitr() {
+# radiant's PITR to TARGET_ISO into a new cluster ID, measured as ROW: checks
+# that it restored backup BID and reached the state pgBackRest's did, then
+# deletes the cluster. Leaves SECS and RSS_KB as measure sets them.
+radiant_pitr_into() { # ROW ID BID
     wait_spool_idle
     port=$(free_port)
-    echo "$STATE/clusters/pitr$1/data" >>"$RUN/started"
+    echo "$STATE/clusters/$2/data" >>"$RUN/started"
     sync
-    measure "${ds}_radiant_pitr_$1" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
-        --source-db-cluster-identifier src --db-cluster-identifier "pitr$1" --port "$port" --restore-to-time "$TARGET_ISO"
+    measure "$1" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
+        --source-db-cluster-identifier src --db-cluster-identifier "$2" --port "$port" --restore-to-time "$TARGET_ISO"
+    [ "$(restored_from "$2")" = "$3" ] || die "radiant's PITR $2 did not restore from backup $3"
+    R_STATE=$(check_state "$port")
+    [ "$R_STATE" = "$P_STATE" ] || die "radiant's PITR $2 state $R_STATE differs from pgBackRest's $P_STATE"
+    rad db delete-db-cluster --db-cluster-identifier "$2" --skip-final-snapshot >/dev/null
+}
+
+# radiant's PITR from the pre-pgbench snapshot, run N. Sets R_PITR_N and
+# R_PITR_RSS.
+radiant_pitr() {
+    radiant_pitr_into "${ds}_radiant_pitr_$1" "pitr$1" "$R_BASE_BID"
     eval "R_PITR_$1=\$SECS"
     R_PITR_RSS=$RSS_KB
-    [ "$(restored_from "pitr$1")" = "$R_BASE_BID" ] || die "radiant did not restore from the pre-pgbench snapshot"
-    R_STATE=$(check_state "$port")
-    [ "$R_STATE" = "$P_STATE" ] || die "radiant's PITR state $R_STATE differs from pgBackRest's $P_STATE"
-    rad db delete-db-cluster --db-cluster-identifier "pitr$1" --skip-final-snapshot >/dev/null
 }
 
 # radiant's PITR from the snapshot taken halfway through pgbench; then that
 # snapshot is deleted, so that radiant_pitr starts from the same base backup
 # as pgBackRest. Sets R_PITR_H.
 radiant_pitr_halfway() {
-    wait_spool_idle
-    port=$(free_port)
-    echo "$STATE/clusters/pitr-halfway/data" >>"$RUN/started"
-    sync
-    measure "${ds}_radiant_pitr_halfway" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json db restore-db-cluster-to-point-in-time \
-        --source-db-cluster-identifier src --db-cluster-identifier pitr-halfway --port "$port" --restore-to-time "$TARGET_ISO"
+    radiant_pitr_into "${ds}_radiant_pitr_halfway" pitr-halfway "$R_HALF_BID"
     R_PITR_H=$SECS
-    [ "$(restored_from pitr-halfway)" = "$R_HALF_BID" ] || die "radiant did not restore from the halfway snapshot"
-    R_STATE_H=$(check_state "$port")
-    [ "$R_STATE_H" = "$P_STATE" ] || die "radiant's PITR (halfway) state $R_STATE_H differs from pgBackRest's $P_STATE"
-    rad db delete-db-cluster --db-cluster-identifier pitr-halfway --skip-final-snapshot >/dev/null
     rad db delete-db-cluster-snapshot --db-cluster-snapshot-identifier halfway >/dev/null
 }
 
