@@ -1,8 +1,13 @@
 /* zstd block compression with reusable per-thread contexts. */
 #include "core/compress.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <zstd.h>
+
+#include <stdio.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -10,7 +15,8 @@
 struct rd_zstd {
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
-    int level;
+    int level, min_match;
+    bool checksum;
 };
 
 rd_zstd *rd_zstd_new(int level)
@@ -37,11 +43,13 @@ void rd_zstd_free(rd_zstd *z)
 
 void rd_zstd_set_min_match(rd_zstd *z, int min_match)
 {
+    z->min_match = min_match;
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_minMatch, min_match);
 }
 
 void rd_zstd_set_checksum(rd_zstd *z, bool on)
 {
+    z->checksum = on;
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, on ? 1 : 0);
 }
 
@@ -57,8 +65,9 @@ int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t 
     return 0;
 }
 
-int rd_zstd_compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, size_t b_len,
-                      void *dst, size_t cap, size_t *outlen)
+/* a then b as one frame (content size a_len + b_len in its header). */
+static int compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, size_t b_len,
+                     void *dst, size_t cap, size_t *outlen)
 {
     ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_only);
     size_t rc = ZSTD_CCtx_setPledgedSrcSize(z->cctx, (unsigned long long)a_len + b_len);
@@ -79,9 +88,118 @@ int rd_zstd_compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, si
     return 0;
 }
 
+/* ---------------------------------------------- frames in parallel -- */
+
+/* Below this much data per frame a thread costs more than it saves. */
+#define FRAME_MIN (4u << 20)
+#define FRAMES_MAX 4
+
+struct frame_job {
+    rd_zstd *z;                  /* own context, same settings as the caller's */
+    const uint8_t *src;
+    size_t len;
+    uint8_t *dst;
+    size_t cap, outlen;
+    int rc;
+    char error[256];
+};
+
+static void *frame_run(void *arg)
+{
+    struct frame_job *j = arg;
+    j->rc = rd_zstd_compress(j->z, j->src, j->len, j->dst, j->cap, &j->outlen);
+    if (j->rc < 0)
+        snprintf(j->error, sizeof j->error, "%s", rd_error());
+    return NULL;
+}
+
+static int frame_count(size_t b_len)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = b_len / FRAME_MIN;
+    if (cores > 0 && n > (size_t)cores)
+        n = (size_t)cores;
+    if (n > FRAMES_MAX)
+        n = FRAMES_MAX;
+    return n < 1 ? 1 : (int)n;
+}
+
+size_t rd_zstd_bound_frames(size_t a_len, size_t b_len)
+{
+    int n = frame_count(b_len);
+    return rd_zstd_bound(a_len + b_len) + (size_t)(n - 1) * rd_zstd_bound(0);
+}
+
+int rd_zstd_compress2_frames(rd_zstd *z, const void *a, size_t a_len, const void *b,
+                             size_t b_len, void *dst, size_t cap, size_t *outlen)
+{
+    int n = frame_count(b_len);
+    if (n == 1)
+        return compress2(z, a, a_len, b, b_len, dst, cap, outlen);
+    /* Frame 0 is a plus the first share of b, compressed by this thread;
+     * frames 1..n-1 split the rest of b, each compressed by its own thread
+     * into its own stretch of dst, then moved down behind the one before. */
+    struct frame_job jobs[FRAMES_MAX];
+    pthread_t threads[FRAMES_MAX];
+    bool started[FRAMES_MAX] = { false };
+    size_t share = b_len / (size_t)n, first = b_len - share * (size_t)(n - 1);
+    size_t first_cap = rd_zstd_bound(a_len + first), used = first_cap;
+    uint8_t *out = dst;
+    for (int i = 1; i < n; i++) {
+        struct frame_job *j = &jobs[i];
+        size_t jcap = rd_zstd_bound(share);
+        *j = (struct frame_job){ .src = (const uint8_t *)b + first + share * (size_t)(i - 1),
+                                 .len = share, .dst = out + used, .cap = jcap };
+        used += jcap;
+        if (used > cap)
+            return rd_fail(RD_EINTERNAL, "zstd compression failed: output buffer too small");
+    }
+    for (int i = 1; i < n; i++) {
+        jobs[i].z = rd_zstd_new(z->level);
+        rd_zstd_set_min_match(jobs[i].z, z->min_match);
+        rd_zstd_set_checksum(jobs[i].z, z->checksum);
+        started[i] = pthread_create(&threads[i], NULL, frame_run, &jobs[i]) == 0;
+    }
+    size_t len = 0;
+    int rc = compress2(z, a, a_len, b, first, out, first_cap, &len);
+    for (int i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        else
+            frame_run(&jobs[i]);
+        if (rc == 0 && jobs[i].rc < 0)
+            rc = rd_fail(jobs[i].rc, "%s", jobs[i].error);
+        if (rc == 0) {
+            memmove(out + len, jobs[i].dst, jobs[i].outlen);
+            len += jobs[i].outlen;
+        }
+        rd_zstd_free(jobs[i].z);
+    }
+    if (rc == 0)
+        *outlen = len;
+    return rc;
+}
+
+/* The content sizes of every frame in src added up, or ZSTD_CONTENTSIZE_ERROR
+ * when a frame is damaged or does not declare its size. */
+static unsigned long long frames_content_size(const uint8_t *src, size_t len)
+{
+    unsigned long long total = 0;
+    do {
+        unsigned long long n = ZSTD_getFrameContentSize(src, len);
+        size_t frame_len = ZSTD_findFrameCompressedSize(src, len);
+        if (n >= ZSTD_CONTENTSIZE_ERROR || ZSTD_isError(frame_len) || total + n < total)
+            return ZSTD_CONTENTSIZE_ERROR;
+        total += n;
+        src += frame_len;
+        len -= frame_len;
+    } while (len > 0);
+    return total;
+}
+
 int rd_zstd_check_size(const void *src, size_t len, size_t expect)
 {
-    if (ZSTD_getFrameContentSize(src, len) != expect)
+    if (frames_content_size(src, len) != expect)
         return rd_fail(RD_ECORRUPT, "compressed block has the wrong size");
     return 0;
 }

@@ -22,15 +22,21 @@ size_t rd_zstd_bound(size_t len);
 /* Compresses src into dst (capacity cap >= rd_zstd_bound(len)). */
 int rd_zstd_compress(rd_zstd *z, const void *src, size_t len, void *dst, size_t cap,
                      size_t *outlen);
-/* Compresses a then b as one frame (as if they were one buffer, content size
- * a_len + b_len in the frame header), without copying them together. */
-int rd_zstd_compress2(rd_zstd *z, const void *a, size_t a_len, const void *b, size_t b_len,
-                      void *dst, size_t cap, size_t *outlen);
-/* Decompresses a frame whose content size must be exactly `expect` bytes;
- * anything else is -RD_ECORRUPT. */
+/* Compresses a then b as if they were one buffer, without copying them
+ * together, into dst (capacity rd_zstd_bound_frames()). A small b makes one
+ * frame; a large one is cut into up to one frame per core (at most 4, each
+ * of 4 MiB or more), compressed at once by as many threads and concatenated. A 16 MiB WAL
+ * segment is compressed in about half the time on two cores, for a few
+ * bytes more. rd_zstd_decompress() reads the result as it reads one frame. */
+size_t rd_zstd_bound_frames(size_t a_len, size_t b_len);
+int rd_zstd_compress2_frames(rd_zstd *z, const void *a, size_t a_len, const void *b,
+                             size_t b_len, void *dst, size_t cap, size_t *outlen);
+/* Decompresses one frame, or several concatenated, whose content sizes must
+ * add up to exactly `expect` bytes; anything else is -RD_ECORRUPT. */
 int rd_zstd_decompress(rd_zstd *z, const void *src, size_t len, void *dst, size_t expect);
-/* 0 when src starts a frame whose header declares exactly `expect` bytes, else
- * -RD_ECORRUPT: lets a caller refuse a lying header before allocating for it. */
+/* 0 when src holds frames whose headers declare exactly `expect` bytes in
+ * all, else -RD_ECORRUPT: lets a caller refuse a lying header before
+ * allocating for it. */
 int rd_zstd_check_size(const void *src, size_t len, size_t expect);
 
 #endif

@@ -127,7 +127,7 @@ int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
                              size_t len, int level, int min_match, rd_buf *out)
 {
     size_t total = prefix_len + len;
-    size_t bound = rd_zstd_bound(total);
+    size_t bound = rd_zstd_bound_frames(prefix_len, len);
     uint8_t hdr[ENV_HEADER] = { 0 };
     memcpy(hdr, ENV_MAGIC, 4);
     hdr[4] = (uint8_t)type;
@@ -149,7 +149,7 @@ int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
     rd_zstd_set_min_match(z, min_match);
     rd_zstd_set_checksum(z, true);
     size_t clen = 0;
-    int rc = rd_zstd_compress2(z, prefix, prefix_len, data, len, dst, bound, &clen);
+    int rc = rd_zstd_compress2_frames(z, prefix, prefix_len, data, len, dst, bound, &clen);
     rd_zstd_free(z);
     memcpy(out->data, hdr, sizeof hdr);
     out->len = sizeof hdr;

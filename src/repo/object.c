@@ -6,7 +6,8 @@
  *
  * Body, version 2: u32 version, str name, u64 length, the data. The
  * envelope authenticates the stored bytes (SHA-256, or AES-GCM when
- * encrypted) and the zstd frame's content checksum the decompressed data.
+ * encrypted) and the zstd frames' content checksums the decompressed data
+ * (a large body is compressed as one frame per core, in parallel).
  * Version 1 objects also carried a SHA-256 of the data before it; they are
  * still read and verified. Hashing 16 MiB once less is a sixth of a WAL
  * push's time. */

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "core/buf.h"
@@ -167,6 +168,50 @@ static void test_frame_without_content_size_is_corrupt(void **state)
     rd_zstd_free(z);
 }
 
+/* A large body is cut into one frame per core (up to 4 MiB each at least);
+ * the frames read back as one, and losing the last frame is damage. */
+static void test_frames_round_trip(void **state)
+{
+    (void)state;
+    static const char prefix[] = "object header";
+    size_t len = 9u << 20, plen = sizeof prefix;
+    uint8_t *src = rd_malloc(len), *back = rd_malloc(plen + len);
+    fill(src, len, 4);
+    size_t cap = rd_zstd_bound_frames(plen, len), clen = 0;
+    uint8_t *dst = rd_malloc(cap);
+    rd_zstd *z = rd_zstd_new(1);
+    rd_zstd_set_min_match(z, 5);
+    rd_zstd_set_checksum(z, true);
+    assert_int_equal(rd_zstd_compress2_frames(z, prefix, plen, src, len, dst, cap, &clen), 0);
+    assert_true(clen > 0 && clen <= cap);
+
+    size_t frames = 0, last = 0;
+    for (size_t at = 0; at < clen; frames++) {
+        last = at;
+        size_t n = ZSTD_findFrameCompressedSize(dst + at, clen - at);
+        assert_false(ZSTD_isError(n));
+        at += n;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(frames, cores >= 2 ? 2 : 1);
+
+    assert_int_equal(rd_zstd_check_size(dst, clen, plen + len), 0);
+    assert_int_equal(rd_zstd_decompress(z, dst, clen, back, plen + len), 0);
+    assert_memory_equal(back, prefix, plen);
+    assert_memory_equal(back + plen, src, len);
+    if (frames > 1) {
+        assert_int_equal(rd_zstd_check_size(dst, last, plen + len), -RD_ECORRUPT);
+        assert_int_equal(rd_zstd_decompress(z, dst, last, back, plen + len), -RD_ECORRUPT);
+    }
+    /* A small body stays one frame. */
+    assert_int_equal(rd_zstd_compress2_frames(z, prefix, plen, src, 1000, dst, cap, &clen), 0);
+    assert_int_equal(ZSTD_findFrameCompressedSize(dst, clen), clen);
+    rd_zstd_free(z);
+    free(src);
+    free(dst);
+    free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_wrong_expected_size_is_corrupt),
         cmocka_unit_test(test_garbage_and_truncation_are_corrupt),
         cmocka_unit_test(test_frame_without_content_size_is_corrupt),
+        cmocka_unit_test(test_frames_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
