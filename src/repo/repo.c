@@ -184,7 +184,7 @@ static repo *repo_alloc(const rd_config_section *sec, repo_storage *st)
     r->compress_level = (int)rd_config_get_int(sec, "compress-level", -1);
     r->compress_level_set = rd_config_get(sec, "compress-level") != NULL;
     /* Three workers on two cores: the reader and the pack writer (backup), or
-     * the O_DIRECT writes (restore), leave a core idle part of the time, and a
+     * the O_DIRECT writer (restore), leave a core idle part of the time, and a
      * third worker fills it (bench/README.md: about 6% faster backups, 10%
      * faster restores on the 2-core machine). */
     r->threads = (int)rd_config_get_int(sec, "threads", 3);
