@@ -67,8 +67,14 @@ static int decode(repo *r, const char *name, const rd_buf *raw, rd_buf *out)
             rc = rd_fail(RD_ECORRUPT, "object %s does not match its hash", name);
     }
     if (rc == 0) {
-        rd_buf_reset(out);
-        rd_buf_append(out, data, (size_t)len);
+        /* The data is the body but for its short prefix: slide it to the
+         * front and hand the body's memory over. Copying 16 MiB into fresh
+         * memory instead cost a WAL fetch a fifth of its time. */
+        memmove(body.data, data, (size_t)len);
+        body.len = (size_t)len;
+        rd_buf old = *out;
+        *out = body;
+        body = old;
     }
     free(stored_name);
     rd_buf_free(&body);
