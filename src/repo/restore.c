@@ -224,7 +224,7 @@ static void give_buffer(struct restore *rs, uint8_t *buf)
 static bool take_job(struct restore *rs, uint8_t **buf, size_t *job)
 {
     pthread_mutex_lock(&rs->mu);
-    while (rs->n_free == 0 && !stopping(rs))
+    while (rs->n_free == 0 && !stopping(rs) && rs->next_job < rs->n_jobs)
         pthread_cond_wait(&rs->changed, &rs->mu);
     bool ok = !stopping(rs) && rs->next_job < rs->n_jobs;
     if (ok) {
