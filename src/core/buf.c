@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 _Noreturn void rd_oom(void)
@@ -116,11 +117,24 @@ void rd_buf_reserve(rd_buf *b, size_t extra)
     b->cap = cap;
 }
 
+#define HUGE_PAGE (2u << 20)
+
+void *rd_alloc_direct(size_t len)
+{
+    bool huge = len >= HUGE_PAGE;
+    void *p = NULL;
+    if (posix_memalign(&p, huge ? HUGE_PAGE : 4096, len ? len : 1) != 0)
+        rd_oom();
+    /* Only a hint: without transparent huge pages (or with them off) the
+     * memory is ordinary pages, which works the same, only slower. */
+    if (huge)
+        madvise(p, len / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE);
+    return p;
+}
+
 void rd_buf_reserve_aligned(rd_buf *b, size_t cap)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 4096, cap) != 0)
-        rd_oom();
+    void *p = rd_alloc_direct(cap);
     free(b->data);
     b->data = p;
     b->len = 0;

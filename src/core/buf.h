@@ -25,8 +25,14 @@ void rd_buf_reserve(rd_buf *b, size_t extra);
 void rd_buf_puts(rd_buf *b, const char *s);
 void rd_buf_putc(rd_buf *b, char c);
 void rd_buf_printf(rd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Gives an empty buffer cap bytes aligned to 4096, for direct I/O. Growing it
- * later keeps the data but not the alignment. */
+/* Memory for direct I/O (O_DIRECT), freed with free(): aligned to 4096, and
+ * from 2 MiB on aligned to 2 MiB and asked for as transparent huge pages. On
+ * a virtual machine the host then handles a 16 MiB direct write as a few
+ * large pieces instead of 4096 pages: restores of 2.2 GB took 17 % less time
+ * (bench/README.md). Never returns NULL. */
+void *rd_alloc_direct(size_t len);
+/* Gives an empty buffer cap bytes from rd_alloc_direct(). Growing it later
+ * keeps the data but not the alignment. */
 void rd_buf_reserve_aligned(rd_buf *b, size_t cap);
 void rd_buf_append(rd_buf *b, const void *data, size_t len);
 void rd_buf_append_u8(rd_buf *b, uint8_t v);

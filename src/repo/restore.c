@@ -330,12 +330,8 @@ static void fill_files(struct restore *rs, int fillers)
     rs->free_bufs = rd_calloc(n_bufs, sizeof *rs->free_bufs);
     rs->queue = rd_calloc(n_bufs, sizeof *rs->queue);
     rs->q_cap = n_bufs;
-    for (size_t i = 0; i < n_bufs; i++) {
-        void *b = NULL;
-        if (posix_memalign(&b, DIRECT_BLOCK, buf_len))
-            rd_oom();
-        rs->free_bufs[rs->n_free++] = b;
-    }
+    for (size_t i = 0; i < n_bufs; i++)
+        rs->free_bufs[rs->n_free++] = rd_alloc_direct(buf_len);
     pthread_t *th = rd_calloc((size_t)fillers, sizeof *th), writer;
     int started = 0;
     /* Counted before it starts, so that the writer never sees zero while a

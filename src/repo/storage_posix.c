@@ -110,8 +110,7 @@ static int write_direct(int fd, const uint8_t *data, size_t len)
     uint8_t *bounce = NULL;
     const uint8_t *src = data;
     if ((uintptr_t)data % DIRECT_ALIGN != 0) {
-        if (posix_memalign((void **)&bounce, DIRECT_ALIGN, whole + DIRECT_ALIGN) != 0)
-            rd_oom();
+        bounce = rd_alloc_direct(whole + DIRECT_ALIGN);
         memcpy(bounce, data, whole);
         src = bounce;
     }
@@ -128,8 +127,8 @@ static int write_direct(int fd, const uint8_t *data, size_t len)
     }
     if (rc == 0 && tail) {
         uint8_t *last = bounce;
-        if (!last && posix_memalign((void **)&last, DIRECT_ALIGN, DIRECT_ALIGN) != 0)
-            rd_oom();
+        if (!last)
+            last = rd_alloc_direct(DIRECT_ALIGN);
         memcpy(last, data + whole, tail);
         memset(last + tail, 0, DIRECT_ALIGN - tail);
         ssize_t n;
