@@ -1,13 +1,13 @@
-/* zstd block compression with reusable per-thread contexts. */
+/* zstd block compression with reusable per-thread contexts, and large
+ * bodies compressed as several frames at once. */
 #include "core/compress.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zstd.h>
-
-#include <stdio.h>
 
 #include "core/buf.h"
 #include "core/error.h"

@@ -202,6 +202,9 @@ static void test_frames_round_trip(void **state)
     if (frames > 1) {
         assert_int_equal(rd_zstd_check_size(dst, last, plen + len), -RD_ECORRUPT);
         assert_int_equal(rd_zstd_decompress(z, dst, last, back, plen + len), -RD_ECORRUPT);
+        /* Damage inside the last frame, which another thread decompresses. */
+        dst[last + (clen - last) / 2] ^= 0x55;
+        assert_int_equal(rd_zstd_decompress(z, dst, clen, back, plen + len), -RD_ECORRUPT);
     }
     /* A small body stays one frame. */
     assert_int_equal(rd_zstd_compress2_frames(z, prefix, plen, src, 1000, dst, cap, &clen), 0);
