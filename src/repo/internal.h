@@ -89,9 +89,10 @@ int repo_envelope_seal(const uint8_t *key, enum repo_file_type type, const uint8
 /* The same at a chosen zstd level (metadata uses 3). */
 int repo_envelope_seal_level(const uint8_t *key, enum repo_file_type type, const uint8_t *body,
                              size_t len, int level, rd_buf *out);
-/* The same envelope for the body prefix || data, compressed as one stream
- * without copying them together (16 MiB WAL segments), and with zstd's
- * content checksum, which opening it verifies. */
+/* The same envelope for the body prefix || data, compressed without copying
+ * them together (16 MiB WAL segments; a large body as one zstd frame per
+ * core, rd_zstd_compress2_frames), and with zstd's content checksum in every
+ * frame, which opening it verifies. */
 int repo_envelope_seal_parts(const uint8_t *key, enum repo_file_type type,
                              const uint8_t *prefix, size_t prefix_len, const uint8_t *data,
                              size_t len, int level, int min_match, rd_buf *out);
