@@ -616,18 +616,22 @@ static int cluster_build(cli_ctx *ctx, const rd_config *cfg, rd_catalog *cat, pg
         return rc;
 
     char *config = config_abs(ctx);
-    char *archive = pgc_archive_command(self, config, c->id);
+    pgc_archive_settings archive;
+    pgc_archive_settings_make(&archive, self, config, c->id);
     char port[16];
     snprintf(port, sizeof port, "%d", c->port);
     const char *names[] = { "listen_addresses", "port", "unix_socket_directories", "wal_level",
-                            "archive_mode", "archive_command", "archive_timeout",
-                            "max_wal_senders", "synchronous_standby_names" };
-    const char *values[] = { "127.0.0.1", port, c->socket_dir, "replica", "on", archive, "60",
-                             "10", c->synchronous_streaming ? "radiant" : NULL };
+                            "archive_mode", "archive_timeout", "max_wal_senders",
+                            "synchronous_standby_names", archive.names[0], archive.names[1],
+                            archive.names[2], archive.names[3] };
+    const char *values[] = { "127.0.0.1", port, c->socket_dir, "replica", "on", "60", "10",
+                             c->synchronous_streaming ? "radiant" : NULL, archive.values[0],
+                             archive.values[1], archive.values[2], archive.values[3] };
+    _Static_assert(PGC_ARCHIVE_SETTINGS == 4, "the archive settings are listed one by one");
     rc = pgc_auto_conf_set(cfg, c->data_dir, names, values, sizeof names / sizeof names[0]);
     if (rc == 0)
         check_run_as_access(cfg, config, self);
-    free(archive);
+    pgc_archive_settings_free(&archive);
     free(config);
     if (rc == 0)
         rc = pgc_start(cfg, cat, c);
@@ -792,20 +796,21 @@ static int register_archiving(cli_ctx *ctx, const pgc_cluster *c, const char *da
     bool level_minimal = !level || strcmp(level, "minimal") == 0;
     *restart = mode_off || level_minimal;
     char *config = config_abs(ctx);
-    char *archive = pgc_archive_command(self, config, c->id);
+    pgc_archive_settings archive;
+    pgc_archive_settings_make(&archive, self, config, c->id);
     if (mode_off)
         rc = pgc_alter_system(conn, "archive_mode", "on");
     if (rc == 0 && level_minimal)
         rc = pgc_alter_system(conn, "wal_level", "replica");
     if (rc == 0)
-        rc = pgc_alter_system(conn, "archive_command", archive);
+        rc = pgc_archive_settings_alter(conn, &archive);
     if (rc == 0)
         rc = pgc_alter_system(conn, "archive_timeout", "60");
     char *ignored = NULL;
     if (rc == 0)
         rc = pgc_query_value(conn, "SELECT pg_reload_conf()", &ignored);
     free(ignored);
-    free(archive);
+    pgc_archive_settings_free(&archive);
     free(config);
     if (rc < 0)
         rd_fail_wrap(rc, "cannot set up WAL archiving of DB cluster %s", c->id);
@@ -1156,10 +1161,14 @@ out:
  * calling `radiant wal push` for a cluster that no longer exists. */
 static void unregister_archiving(const pgc_cluster *c)
 {
+    char self[4096];
+    pgc_archive_settings archive;
+    pgc_archive_settings_make(&archive, pgc_self_path(self, sizeof self) ? self : "", NULL,
+                              c->id);
     PGconn *conn = NULL;
     int rc = pgc_connect(c, &conn);
     if (rc == 0)
-        rc = pgc_alter_system(conn, "archive_command", NULL);
+        rc = pgc_archive_settings_alter(conn, &archive);
     if (rc == 0)
         rc = pgc_alter_system(conn, "archive_mode", NULL);
     if (rc == 0)
@@ -1169,6 +1178,7 @@ static void unregister_archiving(const pgc_cluster *c)
         rc = pgc_query_value(conn, "SELECT pg_reload_conf()", &ignored);
     free(ignored);
     PQfinish(conn);
+    pgc_archive_settings_free(&archive);
     if (rc < 0)
         RD_WARN("DB cluster %s: could not reset archive_command (%s); reset it yourself, or "
                 "WAL accumulates in pg_wal", c->id, rd_error());

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -62,6 +63,70 @@ char *pgc_archive_command(const char *self, const char *config_path, const char 
     free(q_self);
     free(q_config);
     return cmd;
+}
+
+char *pgc_archive_module(const char *self)
+{
+    const char *slash = strrchr(self, '/');
+    char *path = rd_asprintf("%.*s/" PGC_ARCHIVE_MODULE, slash ? (int)(slash - self) : 1,
+                             slash ? self : ".");
+    if (access(path, R_OK) == 0)
+        return path;
+    free(path);
+    return NULL;
+}
+
+void pgc_archive_settings_make(pgc_archive_settings *s, const char *self,
+                               const char *config_path, const char *cluster)
+{
+    memset(s, 0, sizeof *s);
+    s->names[0] = "archive_library";
+    s->names[1] = "radiant.config";
+    s->names[2] = "radiant.cluster";
+    s->names[3] = "archive_command";
+    s->module = pgc_archive_module(self);
+    if (!config_path)
+        return;
+    if (s->module) {
+        s->values[0] = rd_strdup(s->module);
+        s->values[1] = rd_strdup(config_path);
+        s->values[2] = rd_strdup(cluster);
+    } else {
+        s->values[3] = pgc_archive_command(self, config_path, cluster);
+    }
+}
+
+void pgc_archive_settings_free(pgc_archive_settings *s)
+{
+    for (size_t i = 0; i < PGC_ARCHIVE_SETTINGS; i++)
+        free(s->values[i]);
+    free(s->module);
+    memset(s, 0, sizeof *s);
+}
+
+int pgc_archive_settings_alter(PGconn *conn, const pgc_archive_settings *s)
+{
+    int rc = 0;
+    if (s->module) {
+        char *literal = PQescapeLiteral(conn, s->module, strlen(s->module));
+        char *sql = literal ? rd_asprintf("LOAD %s", literal) : NULL;
+        char *ignored = NULL;
+        rc = sql ? pgc_query_value(conn, sql, &ignored)
+                 : rd_fail(RD_EINTERNAL, "cannot quote %s: %s", s->module, PQerrorMessage(conn));
+        if (rc < 0)
+            rc = rd_fail_wrap(rc, "loading the archive module %s into PostgreSQL", s->module);
+        free(ignored);
+        free(sql);
+        PQfreemem(literal);
+    }
+    for (size_t i = 0; rc == 0 && i < PGC_ARCHIVE_SETTINGS; i++) {
+        /* Without the module, radiant.* are unknown to the server and
+         * cannot be reset; they are not set either. */
+        if (!s->module && strncmp(s->names[i], "radiant.", 8) == 0)
+            continue;
+        rc = pgc_alter_system(conn, s->names[i], s->values[i]);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------- postgresql.auto.conf -- */

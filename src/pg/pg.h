@@ -150,6 +150,33 @@ char *pgc_shell_quote(const char *s);
 /* "'SELF' --config 'CONFIG' wal push --db-cluster-identifier ID %p";
  * config_path absolute. Caller frees. */
 char *pgc_archive_command(const char *self, const char *config_path, const char *cluster);
+
+/* How PostgreSQL archives WAL through radiant. When the archive module
+ * radiant_archive.so is installed next to the radiant binary, through it
+ * (archive_library; src/pg/module/radiant_archive.c): the archiver stores
+ * each file itself instead of starting a process for it. Otherwise through
+ * archive_command. The settings of the way not taken are NULL (removed), so
+ * that a cluster switches cleanly either way. */
+#define PGC_ARCHIVE_MODULE "radiant_archive.so"
+#define PGC_ARCHIVE_SETTINGS 4
+typedef struct pgc_archive_settings {
+    const char *names[PGC_ARCHIVE_SETTINGS];
+    char *values[PGC_ARCHIVE_SETTINGS];
+    char *module;                /* path of radiant_archive.so, or NULL */
+} pgc_archive_settings;
+
+/* The path of radiant_archive.so next to self when it is there, else NULL.
+ * Caller frees. */
+char *pgc_archive_module(const char *self);
+/* config_path NULL makes every value NULL: applied, the settings stop
+ * archiving through radiant. */
+void pgc_archive_settings_make(pgc_archive_settings *s, const char *self,
+                               const char *config_path, const char *cluster);
+void pgc_archive_settings_free(pgc_archive_settings *s);
+/* Applies the settings to a running server with ALTER SYSTEM (the module is
+ * loaded into the session first: PostgreSQL 15 accepts radiant.* only once
+ * the module has defined them); pg_reload_conf() makes them take effect. */
+int pgc_archive_settings_alter(PGconn *conn, const pgc_archive_settings *s);
 /* Sets names[i] = values[i] (strings, quoted here) in DATA/postgresql.auto.conf,
  * replacing earlier assignments (a NULL value removes the setting: PostgreSQL
  * counts even an empty recovery target as one) and keeping every other line; the file stays

@@ -144,7 +144,7 @@ static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restor
 
 /* The settings that turn the restored copy into a new cluster recovering
  * from the source's archive, replacing the source's own that came with the
- * backup (port, socket directory, archive_command). */
+ * backup (port, socket directory, WAL archiving). */
 static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
                                    const pgc_restore_options *o, const char *target_name,
                                    const char *target_value)
@@ -153,19 +153,23 @@ static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
     pgc_self_path(self, sizeof self);
     char port[16];
     snprintf(port, sizeof port, "%d", c->port);
-    char *archive = pgc_archive_command(self, o->config_path, c->id);
+    pgc_archive_settings archive;
+    pgc_archive_settings_make(&archive, self, o->config_path, c->id);
     char *q_self = pgc_shell_quote(self), *q_config = pgc_shell_quote(o->config_path);
     char *restore = rd_asprintf("%s --config %s wal fetch --db-cluster-identifier %s %%f %%p",
                                 q_self, q_config, o->source);
-    const char *names[] = { "listen_addresses", "port", "unix_socket_directories",
-                            "archive_mode", "archive_command", "restore_command",
-                            "recovery_target_action", "recovery_target_timeline",
-                            "synchronous_standby_names",
-                            "recovery_target", "recovery_target_time" };
     /* The source's synchronous_standby_names would make the new cluster's
-     * commits wait for a receiver it has not asked for. */
-    const char *values[] = { "127.0.0.1", port, c->socket_dir, "on", archive, restore,
-                             "promote", "latest", NULL, NULL, NULL };
+     * commits wait for a receiver it has not asked for. The recovery target
+     * comes last. */
+    const char *names[] = { "listen_addresses", "port", "unix_socket_directories",
+                            "archive_mode", "restore_command", "recovery_target_action",
+                            "recovery_target_timeline", "synchronous_standby_names",
+                            archive.names[0], archive.names[1], archive.names[2],
+                            archive.names[3], "recovery_target", "recovery_target_time" };
+    const char *values[] = { "127.0.0.1", port, c->socket_dir, "on", restore, "promote",
+                             "latest", NULL, archive.values[0], archive.values[1],
+                             archive.values[2], archive.values[3], NULL, NULL };
+    _Static_assert(PGC_ARCHIVE_SETTINGS == 4, "the archive settings are listed one by one");
     size_t n = sizeof names / sizeof names[0];
     for (size_t i = n - 2; i < n; i++)
         if (target_name && strcmp(names[i], target_name) == 0)
@@ -180,7 +184,7 @@ static int write_recovery_settings(const rd_config *cfg, const pgc_cluster *c,
     free(restore);
     free(q_self);
     free(q_config);
-    free(archive);
+    pgc_archive_settings_free(&archive);
     return rc;
 }
 

@@ -173,9 +173,18 @@ def test_create_as_postgres_describe_connect_archive_settings(env):
 
     assert_archives(env, port, "alpha")
 
+    # through the archive module when it is built next to the binary (not
+    # in sanitizer builds), else through archive_command
+    module = os.path.join(os.path.dirname(env.rad.bin), "radiant_archive.so")
     archive = show(port, "archive_command")
-    assert archive.startswith(f"'{env.rad.bin}' --config '{env.rad.cfg}' wal push")
-    assert archive.endswith("--db-cluster-identifier alpha %p")
+    if os.path.exists(module):
+        assert show(port, "archive_library") == module and archive == ""
+        assert show(port, "radiant.config") == env.rad.cfg
+        assert show(port, "radiant.cluster") == "alpha"
+    else:
+        assert show(port, "archive_library") == ""
+        assert archive.startswith(f"'{env.rad.bin}' --config '{env.rad.cfg}' wal push")
+        assert archive.endswith("--db-cluster-identifier alpha %p")
     assert show(port, "archive_mode") == "on"
     assert show(port, "wal_level") == "replica"
     assert show(port, "archive_timeout") == "1min"
@@ -361,7 +370,13 @@ def test_register_existing_cluster(env):
     with open(os.path.join(data, "postgresql.auto.conf")) as f:
         auto = f.read()
     assert "archive_mode = 'on'" in auto
-    assert f"--config ''{env.rad.cfg}'' wal push --db-cluster-identifier ext %p'" in auto
+    module = os.path.join(os.path.dirname(env.rad.bin), "radiant_archive.so")
+    if os.path.exists(module):
+        assert f"archive_library = '{module}'" in auto
+        assert f"radiant.config = '{env.rad.cfg}'" in auto
+        assert "radiant.cluster = 'ext'" in auto and "archive_command" not in auto
+    else:
+        assert f"--config ''{env.rad.cfg}'' wal push --db-cluster-identifier ext %p'" in auto
     with connect(port) as conn, conn.cursor() as cur:
         cur.execute("SELECT setting, pending_restart FROM pg_settings "
                     "WHERE name = 'archive_mode'")
@@ -370,6 +385,10 @@ def test_register_existing_cluster(env):
     # Forgetting a registered cluster leaves it running with its data.
     env.db("delete-db-cluster", "--db-cluster-identifier", "ext", "--skip-final-snapshot")
     assert os.path.exists(os.path.join(data, "PG_VERSION"))
+    with open(os.path.join(data, "postgresql.auto.conf")) as f:
+        auto = f.read()
+    for name in ("archive_mode", "archive_command", "archive_library", "radiant."):
+        assert name not in auto, auto
     assert show(port, "server_version").startswith("15")
     env.db("describe-db-clusters", "--db-cluster-identifier", "ext", expect_exit=EXIT_NOT_FOUND)
 

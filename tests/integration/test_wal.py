@@ -520,10 +520,33 @@ def as_postgres(args, **kw):
                           stderr=subprocess.STDOUT, **kw)
 
 
+# radiant_archive.so (archive_library) is built next to the binary, except in
+# sanitizer builds: an instrumented library cannot be loaded into postgres.
+MODULE = os.path.join(os.path.dirname(BIN), "radiant_archive.so")
+
+
+def archive_settings(wal, way):
+    if way == "command":
+        return (f"archive_command = '{wal.bin} --config {wal.cfg} wal push "
+                "--db-cluster-identifier c1 %p'\n")
+    module = os.path.join(os.path.dirname(wal.bin), "radiant_archive.so")
+    if not os.path.exists(module):
+        shutil.copy2(MODULE, module)
+    return (f"archive_library = '{module}'\nradiant.config = '{wal.cfg}'\n"
+            "radiant.cluster = 'c1'\n")
+
+
 @pytest.mark.skipif(not os.path.exists(os.path.join(PG_BIN, "initdb")),
                     reason="PostgreSQL 15 is not installed")
-def test_postgres_archives_through_radiant(wal):
+@pytest.mark.parametrize("way", ["command", "library"])
+def test_postgres_archives_through_radiant(wal, way):
+    """The same guarantees through archive_command and through the archive
+    module: durable in both repositories, refused and logged when the name
+    holds different content, stopped while a repository is unwritable, and
+    caught up without a gap."""
     psycopg2 = pytest.importorskip("psycopg2")
+    if way == "library" and not os.path.exists(MODULE):
+        pytest.skip(f"{MODULE} is not built (sanitizer builds do not build it)")
     data = os.path.join(wal.dir, "pgdata")
     port = free_port()
     r = as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-A",
@@ -532,9 +555,7 @@ def test_postgres_archives_through_radiant(wal):
     with open(os.path.join(data, "postgresql.conf"), "a") as f:
         f.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{wal.dir}'\n"
-                "archive_mode = on\n"
-                f"archive_command = '{wal.bin} --config {wal.cfg} wal push "
-                "--db-cluster-identifier c1 %p'\n"
+                "archive_mode = on\n" + archive_settings(wal, way) +
                 "fsync = off\nshared_buffers = 16MB\n")
     log = os.path.join(wal.dir, "server.log")
     r = as_postgres([os.path.join(PG_BIN, "pg_ctl"), "start", "-w", "-t", "30", "-D", data,
@@ -586,13 +607,37 @@ def test_postgres_archives_through_radiant(wal):
         wait_for(lambda: (archived()[0] or "") >= last, timeout=30,
                  what=f"archiving to catch up to {last}")
         assert not os.path.exists(ready)
+
+        # a different segment already stored under the next name: refused
+        # and left in pg_wal, never overwritten
+        clash = next_seg(last)
+        wal.push(wal.segment(clash), check=True)
+        stored = read(os.path.join(wal.repo_a, "objects", "wal", "c1", clash))
+        failed_before = archived()[1]
+        assert switch() == clash
+        wait_for(lambda: archived()[1] > failed_before, timeout=20,
+                 what="pg_stat_archiver.failed_count to increase")
+        assert os.path.exists(os.path.join(data, "pg_wal", "archive_status", clash + ".ready"))
+        assert read(os.path.join(wal.repo_a, "objects", "wal", "c1", clash)) == stored
+        events = wal.catalog("SELECT message FROM events WHERE category='failure'")
+        assert any(clash in m and "different content" in m for (m,) in events), events
+        # the operator removes the stray copies: archiving goes on
+        for repo in (wal.repo_a, wal.repo_b):
+            os.unlink(os.path.join(repo, "objects", "wal", "c1", clash))
+        last = switch()
+        wait_for(lambda: (archived()[0] or "") >= last, timeout=30,
+                 what=f"archiving to catch up to {last}")
         conn.close()
     finally:
         as_postgres([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w"])
 
     with open(log) as f:
         server_log = f.read()
-    assert "archive command failed" in server_log
+    if way == "command":
+        assert "archive command failed" in server_log
+    else:
+        assert f'radiant: archiving "{blocked}" failed' in server_log, server_log[-3000:]
+    assert "refusing to overwrite" in server_log, server_log[-3000:]
     check_no_gap(wal, first, last)
 
     # restore_command: the base backup replays every archived segment through
@@ -617,7 +662,7 @@ def test_postgres_archives_through_radiant(wal):
         wait_for(lambda: (cur.execute("SELECT pg_is_in_recovery()") or cur.fetchone())[0]
                  is False, timeout=30, what="recovery to end")
         cur.execute("SELECT count(*) FROM t")
-        assert cur.fetchone()[0] == 3000
+        assert cur.fetchone()[0] == 5000      # five switches of 1000 rows
         conn.close()
         wait_for(lambda: "00000002.history" in wal.objects(wal.repo_b), timeout=20,
                  what="00000002.history archived")
@@ -642,3 +687,70 @@ def check_no_gap(wal, first, last):
         while n < segs[-1]:
             n = next_seg(n)
             assert n in segs, f"gap in {repo}: {n} missing between {segs[0]} and {segs[-1]}"
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(PG_BIN, "initdb")),
+                    reason="PostgreSQL 15 is not installed")
+def test_archive_module_settings_errors(wal):
+    """The archive module, misconfigured: unset radiant.cluster, a missing
+    configuration file and an invalid identifier are each one clear WARNING
+    in the server log, and the segment waits in pg_wal until the settings are
+    fixed; then it is archived."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    if not os.path.exists(MODULE):
+        pytest.skip(f"{MODULE} is not built (sanitizer builds do not build it)")
+    archive_settings(wal, "library")            # copies the module if needed
+    module = os.path.join(os.path.dirname(wal.bin), "radiant_archive.so")
+    data = os.path.join(wal.dir, "pgdata")
+    port = free_port()
+    r = as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-A",
+                     "trust", "--no-sync", "-E", "UTF8"])
+    assert r.returncode == 0, r.stdout.decode()
+    with open(os.path.join(data, "postgresql.conf"), "a") as f:
+        f.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{wal.dir}'\narchive_mode = on\n"
+                f"archive_library = '{module}'\nfsync = off\nshared_buffers = 16MB\n")
+    log = os.path.join(wal.dir, "server.log")
+    r = as_postgres([os.path.join(PG_BIN, "pg_ctl"), "start", "-w", "-t", "30", "-D", data,
+                     "-l", log])
+    assert r.returncode == 0, r.stdout.decode() + open(log).read()
+
+    def server_log():
+        with open(log) as f:
+            return f.read()
+
+    try:
+        conn = psycopg2.connect(host=wal.dir, port=port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        cur = conn.cursor()
+
+        def settings(**values):
+            cur.execute(f"LOAD '{module}'")
+            for name, value in values.items():
+                cur.execute(f"ALTER SYSTEM SET radiant.{name} = %s", (value,))
+            cur.execute("SELECT pg_reload_conf()")
+
+        cur.execute("SELECT pg_walfile_name(pg_switch_wal())")
+        seg = cur.fetchone()[0]
+        wait_for(lambda: "radiant.config and radiant.cluster must be set" in server_log(),
+                 timeout=20, what="the not-configured warning")
+        ready = os.path.join(data, "pg_wal", "archive_status", seg + ".ready")
+        assert os.path.exists(ready)
+
+        missing = os.path.join(wal.dir, "no-such.conf")
+        settings(cluster="c1", config=missing)
+        wait_for(lambda: f'archiving "{seg}" failed: radiant.config: cannot read {missing}'
+                 in server_log(), timeout=20, what="the missing-configuration warning")
+        settings(cluster="Not_An_Id", config=wal.cfg)
+        wait_for(lambda: f'archiving "{seg}" failed: radiant.cluster \'Not_An_Id\' may '
+                 "contain only" in server_log(), timeout=20, what="the bad-identifier warning")
+        assert os.path.exists(ready) and seg not in wal.objects(wal.repo_a)
+
+        settings(cluster="c1")
+        wait_for(lambda: seg in wal.objects(wal.repo_a) and seg in wal.objects(wal.repo_b),
+                 timeout=30, what=f"{seg} archived once the settings are right")
+        wait_for(lambda: not os.path.exists(ready), what=f"{seg} marked done")
+        conn.close()
+    finally:
+        as_postgres([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w"])
+    assert "radiant: archiving" in server_log()

@@ -1,6 +1,7 @@
 /* Unit tests for src/pg/conf.c: shell and configuration-file quoting, the
- * archive_command radiant installs, and postgresql.auto.conf updates that keep
- * other lines, replace earlier assignments and read back what they wrote. */
+ * archive settings radiant installs (module or command), and
+ * postgresql.auto.conf updates that keep other lines, replace earlier
+ * assignments and read back what they wrote. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/config.h"
@@ -27,6 +29,55 @@ static void test_shell_quote(void **state)
     assert_string_equal(cmd, "'/usr/bin/radiant' --config '/etc/radiant/my conf' wal push "
                         "--db-cluster-identifier prod-1 %p");
     free(cmd);
+}
+
+/* The module is chosen when radiant_archive.so is next to the binary; the
+ * settings of the other way are NULL so that applying them removes them. */
+static void test_archive_settings(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/radiant-test-archive-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *self = rd_path_join(dir, "radiant");
+    char *module = rd_path_join(dir, "radiant_archive.so");
+
+    pgc_archive_settings s;
+    pgc_archive_settings_make(&s, self, "/etc/r.conf", "prod-1");
+    assert_null(s.module);
+    assert_string_equal(s.names[3], "archive_command");
+    char *quoted = pgc_shell_quote(self);
+    assert_memory_equal(s.values[3], quoted, strlen(quoted));
+    free(quoted);
+    assert_non_null(strstr(s.values[3], "wal push --db-cluster-identifier prod-1 %p"));
+    assert_null(s.values[0]);
+    assert_null(s.values[1]);
+    assert_null(s.values[2]);
+    pgc_archive_settings_free(&s);
+
+    assert_int_equal(rd_fs_write_atomic(module, "", 0, 0644), 0);
+    pgc_archive_settings_make(&s, self, "/etc/r.conf", "prod-1");
+    assert_string_equal(s.module, module);
+    assert_string_equal(s.names[0], "archive_library");
+    assert_string_equal(s.values[0], module);
+    assert_string_equal(s.names[1], "radiant.config");
+    assert_string_equal(s.values[1], "/etc/r.conf");
+    assert_string_equal(s.names[2], "radiant.cluster");
+    assert_string_equal(s.values[2], "prod-1");
+    assert_null(s.values[3]);
+    pgc_archive_settings_free(&s);
+
+    /* without a configuration: everything removed, the module still found
+     * (it must be loaded to reset radiant.*) */
+    pgc_archive_settings_make(&s, self, NULL, "prod-1");
+    assert_string_equal(s.module, module);
+    for (size_t i = 0; i < PGC_ARCHIVE_SETTINGS; i++)
+        assert_null(s.values[i]);
+    pgc_archive_settings_free(&s);
+
+    assert_int_equal(unlink(module), 0);
+    assert_int_equal(rmdir(dir), 0);
+    free(module);
+    free(self);
 }
 
 static void test_auto_conf(void **state)
@@ -82,6 +133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shell_quote),
+        cmocka_unit_test(test_archive_settings),
         cmocka_unit_test(test_auto_conf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
