@@ -98,9 +98,11 @@ chown postgres:postgres "$RUN"
 
 # radiant is run by postgres (directly, and as PostgreSQL's archive_command and
 # restore_command): it must be able to execute the binary where it is.
+MODULE="$ROOT/build/radiant_archive.so"
+[ -f "$MODULE" ] || die "$MODULE is missing: run make build"
 if ! runuser -u postgres -- test -x "$RADIANT"; then
-    cp "$RADIANT" "$RUN/radiant" && chmod 755 "$RUN/radiant"
-    RADIANT="$RUN/radiant"
+    cp "$RADIANT" "$MODULE" "$RUN/" && chmod 755 "$RUN/radiant" "$RUN/radiant_archive.so"
+    RADIANT="$RUN/radiant" MODULE="$RUN/radiant_archive.so"
 fi
 
 now() { date +%s.%N; }
@@ -152,6 +154,74 @@ wait_archived() {
         [ "$waited" -ge 36000 ] && die "WAL $want was not archived within an hour (last: $last)"
         sleep 0.1; waited=$((waited + 1))
     done
+}
+
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+
+# archiver_mode: "library" when the source's archiver runs with radiant's
+# module loaded, "command" when without, "" when none runs (a change of
+# archive_library restarts it, and the postmaster may wait seconds before
+# starting the new one).
+archiver_mode() {
+    pid=$(sql "$SRC_PORT" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'")
+    [ -n "$pid" ] || return 0
+    if grep -q radiant_archive "/proc/$pid/maps" 2>/dev/null; then echo library; else echo command; fi
+}
+
+# archiver_round WAY (library, command, pgbackrest): hands the $SEGS of
+# $D/wal/r back to the idle source cluster's archiver as .ready files (they
+# are its own, archived long before) and sets SECS to the time from the
+# reload that turns archiving on until all of them are .done. Each round
+# starts from an empty archive, so every segment is a new push.
+archiver_round() {
+    way=$1
+    # off: for the module, loaded but not configured; for commands, empty
+    if [ "$way" = library ]; then
+        printf "LOAD :'m';\nALTER SYSTEM SET archive_library = :'m';\nALTER SYSTEM SET radiant.config = :'c';\nALTER SYSTEM SET radiant.cluster = '';\nALTER SYSTEM RESET archive_command;\nSELECT pg_reload_conf();\n" |
+            psql -X -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -v m="$MODULE" -v c="$CONF" >/dev/null ||
+            die "cannot set archive_library"
+    else
+        sql "$SRC_PORT" "ALTER SYSTEM RESET archive_library" >/dev/null
+        sql "$SRC_PORT" "ALTER SYSTEM SET archive_command = ''" >/dev/null
+        sql "$SRC_PORT" "SELECT pg_reload_conf()" >/dev/null
+    fi
+    want=$([ "$way" = library ] && echo library || echo command)
+    waited=0
+    until [ "$(archiver_mode)" = "$want" ]; do
+        [ "$waited" -ge 600 ] && die "the archiver did not restart in $want mode within 60 s"
+        sleep 0.1; waited=$((waited + 1))
+    done
+    rm -rf "$D/repo-walarch/objects" "$D"/pgbr-arch-repo/archive/push/*/0000*
+    for s in $SEGS; do
+        install -o postgres -g postgres -m 600 "$D/wal/r/$s" "$SRC_DATA/pg_wal/$s"
+        rm -f "$SRC_DATA/pg_wal/archive_status/$s.done"
+        install -o postgres -g postgres -m 600 /dev/null "$SRC_DATA/pg_wal/archive_status/$s.ready"
+    done
+    sync
+    load="SELECT 1"
+    case $way in
+        library) load="LOAD '$MODULE'" on="ALTER SYSTEM SET radiant.cluster = 'pushtest'" ;;
+        command) on="ALTER SYSTEM SET archive_command = '''$RADIANT'' --config ''$CONF'' wal push --db-cluster-identifier pushtest %p'" ;;
+        pgbackrest) on="ALTER SYSTEM SET archive_command = 'pgbackrest --config=$PGBR_CONF --stanza=push --repo1-path=$D/pgbr-arch-repo archive-push %p'" ;;
+    esac
+    psql -X -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -c "$load" -c "$on" >/dev/null ||
+        die "cannot turn on archiving ($way)"
+    # polled with shell builtins only: no process competes with the archiver
+    exec 9<>"$D/wal/tick"
+    t0=$(now)
+    sql "$SRC_PORT" "SELECT pg_reload_conf()" >/dev/null
+    waited=0
+    while :; do
+        left=0
+        for s in $SEGS; do [ -e "$SRC_DATA/pg_wal/archive_status/$s.done" ] || left=$((left + 1)); done
+        [ "$left" -eq 0 ] && break
+        [ "$waited" -ge 60000 ] && die "$way: $left segments not archived within 60 s; see the server log"
+        read -r -t 0.001 -u 9 _ || true
+        waited=$((waited + 1))
+    done
+    SECS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
+    exec 9>&-
+    printf '| archiver_%s_%s | %s s | - | - |\n' "$ds" "$way" "$SECS" >>"$RUN/conditions"
 }
 
 # pg_start_promoted DATA PORT: starts a restored cluster (pgBackRest's) on its
@@ -361,6 +431,14 @@ $pass_line
 [repo walpush-enc]
 path = $D/repo-walpush-enc
 passphrase-file = $D/pass
+
+[repo walarch]
+path = $D/repo-walarch
+$pass_line
+
+; the WAL archived through PostgreSQL's archiver in (f)
+[cluster pushtest]
+repos = walarch
 EOF
     chown -R postgres:postgres "$D"
     chmod 600 "$D/pass"
@@ -368,6 +446,7 @@ EOF
     rad repo init --repo main >/dev/null || die "repo init failed"
     rad repo init --repo walpush >/dev/null || die "repo init failed"
     rad repo init --repo walpush-enc >/dev/null || die "repo init failed"
+    rad repo init --repo walarch >/dev/null || die "repo init failed"
 
     note "[$ds] creating the source cluster and loading pgbench scale $BENCH_SCALE"
     SRC_PORT=$(free_port)
@@ -375,8 +454,11 @@ EOF
     echo "$SRC_DATA" >>"$RUN/started"
     rad db create-db-cluster --db-cluster-identifier src --port "$SRC_PORT" --repos main >/dev/null ||
         die "create-db-cluster failed"
-    RAD_ARCHIVE=$(sql "$SRC_PORT" "SHOW archive_command")
+    # Both tools archive the source's WAL, through one archive_command (the
+    # archive module radiant sets up cannot be chained with pgBackRest's).
+    RAD_ARCHIVE="'$RADIANT' --config '$CONF' wal push --db-cluster-identifier src %p"
     # the initial load is not archived (neither tool has a backup yet)
+    sql "$SRC_PORT" "ALTER SYSTEM RESET archive_library" >/dev/null
     sql "$SRC_PORT" "ALTER SYSTEM SET archive_command = '/bin/true'" >/dev/null
     sql "$SRC_PORT" "SELECT pg_reload_conf()" >/dev/null
     t0=$(now)
@@ -421,7 +503,7 @@ repo1-path=$D/pgbr-push-enc-repo
 repo1-cipher-type=aes-256-cbc
 repo1-cipher-pass=$(cat "$D/pass")
 EOF
-    mkdir -p "$D/pgbr-repo" "$D/pgbr-log" "$D/pgbr-lock" "$D/pgbr-spool" "$D/pgbr-push-repo" "$D/pgbr-push-enc-repo" "$D/wal"
+    mkdir -p "$D/pgbr-repo" "$D/pgbr-log" "$D/pgbr-lock" "$D/pgbr-spool" "$D/pgbr-push-repo" "$D/pgbr-push-enc-repo" "$D/pgbr-arch-repo" "$D/wal"
     chown -R postgres:postgres "$D"
     chmod 600 "$PGBR_CONF"
     pgbr() { as_pg pgbackrest --config="$PGBR_CONF" --stanza=bench "$@"; }
@@ -430,6 +512,8 @@ EOF
         die "pgbackrest stanza-create (push) failed"
     as_pg pgbackrest --config="$PGBR_CONF" --stanza=push-enc stanza-create >/dev/null ||
         die "pgbackrest stanza-create (push-enc) failed"
+    as_pg pgbackrest --config="$PGBR_CONF" --stanza=push --repo1-path="$D/pgbr-arch-repo" stanza-create >/dev/null ||
+        die "pgbackrest stanza-create (archiver) failed"
     both="$RAD_ARCHIVE && pgbackrest --config=$PGBR_CONF --stanza=bench archive-push %p"
     printf "ALTER SYSTEM SET archive_command = :'cmd';\nSELECT pg_reload_conf();\n" |
         psql -X -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -v cmd="$both" >/dev/null ||
@@ -563,6 +647,7 @@ EOF
     SEGS=$(sql "$SRC_PORT" "SELECT string_agg(pg_walfile_name('$TARGET_LSN'::pg_lsn - (i * $SEG)::numeric), ' ' ORDER BY i DESC) FROM generate_series(1, $nseg) i")
     note "[$ds] WAL get and push, $nseg full segments one by one"
     mkdir -p "$D/wal/r" "$D/wal/p"
+    mkfifo "$D/wal/tick"
     chown -R postgres:postgres "$D/wal"
     cat >"$D/wal/get-r.sh" <<EOF
 for s in $SEGS; do "$RADIANT" --config "$CONF" wal fetch --db-cluster-identifier src --prefetch 0 "\$s" "$D/wal/r/\$s" || exit 1; done
@@ -604,6 +689,20 @@ EOF
     P_PUSH_ENC=$SECS
     ms() { awk -v s="$1" -v n="$nseg" 'BEGIN { printf "%.0f", s / n * 1000 }'; }
 
+    # The same segments through PostgreSQL's archiver, which is what a
+    # cluster waits on: radiant's archive module (what create-db-cluster
+    # sets up), radiant's archive_command and pgBackRest's archive_command,
+    # twice each in turn, on the idle source cluster.
+    note "[$ds] WAL archiving through PostgreSQL's archiver, $nseg segments, 2 rounds"
+    for round in 1 2; do
+        archiver_round library; eval "R_ARCH_LIB_$round=\$SECS"
+        archiver_round command; eval "R_ARCH_CMD_$round=\$SECS"
+        archiver_round pgbackrest; eval "P_ARCH_$round=\$SECS"
+    done
+    R_ARCH_LIB=$(least "$R_ARCH_LIB_1" "$R_ARCH_LIB_2")
+    R_ARCH_CMD=$(least "$R_ARCH_CMD_1" "$R_ARCH_CMD_2")
+    P_ARCH=$(least "$P_ARCH_1" "$P_ARCH_2")
+
     R_REPO_END=$(tree_bytes "$D/repo")
     P_REPO_END=$(tree_bytes "$D/pgbr-repo")
 
@@ -634,7 +733,9 @@ and wrote $(mb "$WAL_BYTES") MB of WAL from the base backup to the target ($TARG
 | (d) restore to a running, promoted cluster | ${R_RES_CL} s (restore-db-cluster-from-snapshot) | ${P_RES_CL} s (restore ${P_RES} s + start ${P_RES_START} s) | $(ratio "$P_RES_CL" "$R_RES_CL")x faster | - | info |
 | (e) PITR, same base backup and target ($(mb "$WAL_BYTES") MB of WAL), faster of 2 runs | ${R_PITR} s (runs: ${R_PITR_1}, ${R_PITR_2} s; $(rss_mb "$R_PITR_RSS") MB RSS) | ${P_PITR} s (restore ${P_PITR_RES} s + replay ${P_PITR_REPLAY} s; runs: ${P_PITR_1}, ${P_PITR_2} s; $(rss_mb "$P_PITR_RSS") MB RSS) | $(ratio "$P_PITR" "$R_PITR")x faster | >= 1.5x | $(verdict "$P_PITR / $R_PITR >= 1.5") |
 | (e) PITR from a base backup taken halfway ($(mb "$WAL_HALF_BYTES") MB of WAL) | ${R_PITR_H} s (that backup: ${R_HALF} s under load, $(mb "$R_HALF_NEW") MB new in the repository) | ${P_PITR} s (as above) | $(ratio "$P_PITR" "$R_PITR_H")x faster | - | info |
-| (f) WAL push, per 16 MB segment ($nseg, one process each) | $(ms "$R_PUSH") ms ($(rss_mb "$R_PUSH_RSS") MB RSS) | $(ms "$P_PUSH") ms ($(rss_mb "$P_PUSH_RSS") MB RSS) | $(ratio "$P_PUSH" "$R_PUSH")x faster | >= 2x | $(verdict "$P_PUSH / $R_PUSH >= 2") |
+| (f) WAL archiving through PostgreSQL's archiver, per 16 MB segment ($nseg; radiant: archive module; faster of 2 rounds) | $(ms "$R_ARCH_LIB") ms (rounds: $(ms "$R_ARCH_LIB_1"), $(ms "$R_ARCH_LIB_2")) | $(ms "$P_ARCH") ms (rounds: $(ms "$P_ARCH_1"), $(ms "$P_ARCH_2")) | $(ratio "$P_ARCH" "$R_ARCH_LIB")x faster | >= 2x | $(verdict "$P_ARCH / $R_ARCH_LIB >= 2") |
+| (f) the same, radiant through archive_command | $(ms "$R_ARCH_CMD") ms (rounds: $(ms "$R_ARCH_CMD_1"), $(ms "$R_ARCH_CMD_2")) | $(ms "$P_ARCH") ms | $(ratio "$P_ARCH" "$R_ARCH_CMD")x faster | - | info |
+| (f) WAL push, per 16 MB segment ($nseg, one process each) | $(ms "$R_PUSH") ms ($(rss_mb "$R_PUSH_RSS") MB RSS) | $(ms "$P_PUSH") ms ($(rss_mb "$P_PUSH_RSS") MB RSS) | $(ratio "$P_PUSH" "$R_PUSH")x faster | - | info |
 | (f) WAL push, both encrypted (radiant: passphrase-file; pgBackRest: aes-256-cbc) | $(ms "$R_PUSH_ENC") ms | $(ms "$P_PUSH_ENC") ms | $(ratio "$P_PUSH_ENC" "$R_PUSH_ENC")x faster | - | info |
 | (f) WAL get, per 16 MB segment (radiant --prefetch 0) | $(ms "$R_GET") ms ($(rss_mb "$R_GET_RSS") MB RSS) | $(ms "$P_GET") ms ($(rss_mb "$P_GET_RSS") MB RSS) | $(ratio "$P_GET" "$R_GET")x faster | - | info |
 | (c) repository size at the end (3 backups + WAL) | $(mb "$R_REPO_END") MB | $(mb "$P_REPO_END") MB | $(ratio "$R_REPO_END" "$P_REPO_END") | - | info |
