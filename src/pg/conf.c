@@ -65,11 +65,13 @@ char *pgc_archive_command(const char *self, const char *config_path, const char 
     return cmd;
 }
 
-char *pgc_archive_module(const char *self)
+/* The path of radiant_archive.so next to self when it is there, else NULL. */
+static char *archive_module(const char *self)
 {
     const char *slash = strrchr(self, '/');
-    char *path = rd_asprintf("%.*s/" PGC_ARCHIVE_MODULE, slash ? (int)(slash - self) : 1,
-                             slash ? self : ".");
+    if (!slash)
+        return NULL;
+    char *path = rd_asprintf("%.*s/" PGC_ARCHIVE_MODULE, (int)(slash - self), self);
     if (access(path, R_OK) == 0)
         return path;
     free(path);
@@ -84,7 +86,7 @@ void pgc_archive_settings_make(pgc_archive_settings *s, const char *self,
     s->names[1] = "radiant.config";
     s->names[2] = "radiant.cluster";
     s->names[3] = "archive_command";
-    s->module = pgc_archive_module(self);
+    s->module = archive_module(self);
     if (!config_path)
         return;
     if (s->module) {

@@ -165,9 +165,6 @@ typedef struct pgc_archive_settings {
     char *module;                /* path of radiant_archive.so, or NULL */
 } pgc_archive_settings;
 
-/* The path of radiant_archive.so next to self when it is there, else NULL.
- * Caller frees. */
-char *pgc_archive_module(const char *self);
 /* config_path NULL makes every value NULL: applied, the settings stop
  * archiving through radiant. */
 void pgc_archive_settings_make(pgc_archive_settings *s, const char *self,
