@@ -536,6 +536,25 @@ def archive_settings(wal, way):
             "radiant.cluster = 'c1'\n")
 
 
+def start_postgres(wal, settings):
+    """initdb and start a server in wal.dir with archive_mode on and the given
+    postgresql.conf lines; returns its data directory, port and log path."""
+    data = os.path.join(wal.dir, "pgdata")
+    port = free_port()
+    r = as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-A",
+                     "trust", "--no-sync", "-E", "UTF8"])
+    assert r.returncode == 0, r.stdout.decode()
+    with open(os.path.join(data, "postgresql.conf"), "a") as f:
+        f.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{wal.dir}'\narchive_mode = on\n" + settings +
+                "fsync = off\nshared_buffers = 16MB\n")
+    log = os.path.join(wal.dir, "server.log")
+    r = as_postgres([os.path.join(PG_BIN, "pg_ctl"), "start", "-w", "-t", "30", "-D", data,
+                     "-l", log])
+    assert r.returncode == 0, r.stdout.decode() + open(log).read()
+    return data, port, log
+
+
 @pytest.mark.skipif(not os.path.exists(os.path.join(PG_BIN, "initdb")),
                     reason="PostgreSQL 15 is not installed")
 @pytest.mark.parametrize("way", ["command", "library"])
@@ -547,20 +566,7 @@ def test_postgres_archives_through_radiant(wal, way):
     psycopg2 = pytest.importorskip("psycopg2")
     if way == "library" and not os.path.exists(MODULE):
         pytest.skip(f"{MODULE} is not built (sanitizer builds do not build it)")
-    data = os.path.join(wal.dir, "pgdata")
-    port = free_port()
-    r = as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-A",
-                     "trust", "--no-sync", "-E", "UTF8"])
-    assert r.returncode == 0, r.stdout.decode()
-    with open(os.path.join(data, "postgresql.conf"), "a") as f:
-        f.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{wal.dir}'\n"
-                "archive_mode = on\n" + archive_settings(wal, way) +
-                "fsync = off\nshared_buffers = 16MB\n")
-    log = os.path.join(wal.dir, "server.log")
-    r = as_postgres([os.path.join(PG_BIN, "pg_ctl"), "start", "-w", "-t", "30", "-D", data,
-                     "-l", log])
-    assert r.returncode == 0, r.stdout.decode() + open(log).read()
+    data, port, log = start_postgres(wal, archive_settings(wal, way))
     try:
         conn = psycopg2.connect(host=wal.dir, port=port, user="postgres", dbname="postgres")
         conn.autocommit = True
@@ -701,19 +707,7 @@ def test_archive_module_settings_errors(wal):
         pytest.skip(f"{MODULE} is not built (sanitizer builds do not build it)")
     archive_settings(wal, "library")            # copies the module if needed
     module = os.path.join(os.path.dirname(wal.bin), "radiant_archive.so")
-    data = os.path.join(wal.dir, "pgdata")
-    port = free_port()
-    r = as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-A",
-                     "trust", "--no-sync", "-E", "UTF8"])
-    assert r.returncode == 0, r.stdout.decode()
-    with open(os.path.join(data, "postgresql.conf"), "a") as f:
-        f.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{wal.dir}'\narchive_mode = on\n"
-                f"archive_library = '{module}'\nfsync = off\nshared_buffers = 16MB\n")
-    log = os.path.join(wal.dir, "server.log")
-    r = as_postgres([os.path.join(PG_BIN, "pg_ctl"), "start", "-w", "-t", "30", "-D", data,
-                     "-l", log])
-    assert r.returncode == 0, r.stdout.decode() + open(log).read()
+    data, port, log = start_postgres(wal, f"archive_library = '{module}'\n")
 
     def server_log():
         with open(log) as f:
@@ -754,3 +748,92 @@ def test_archive_module_settings_errors(wal):
     finally:
         as_postgres([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w"])
     assert "radiant: archiving" in server_log()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(os.path.join(PG_BIN, "initdb")),
+                    reason="PostgreSQL 15 is not installed")
+def test_kill_archiver_during_module_push(wal):
+    """kill -9 of the archiver while the module pushes (PostgreSQL then
+    restarts every process of the server): no half segment is ever visible,
+    the catalog never records a segment the repositories lack, and after the
+    restarts archiving completes without a gap."""
+    import random
+    psycopg2 = pytest.importorskip("psycopg2")
+    if not os.path.exists(MODULE):
+        pytest.skip(f"{MODULE} is not built (sanitizer builds do not build it)")
+    data, port, log = start_postgres(wal, archive_settings(wal, "library"))
+    rnd = random.Random(7)
+    READY = "database system is ready to accept connections"
+
+    def server_log():
+        with open(log) as f:
+            return f.read()
+
+    def connect():
+        conn = psycopg2.connect(host=wal.dir, port=port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        return conn
+
+    def archiver_pid():
+        # A new connection each time: it wakes the postmaster, which starts
+        # an archiver only when woken, and at most every 10 s.
+        with connect() as c, c.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'")
+            row = cur.fetchone()
+        c.close()
+        return row[0] if row else None
+
+    try:
+        conn = connect()
+        cur = conn.cursor()
+        # incompressible rows, so that each push takes a while
+        cur.execute("CREATE TABLE t (v bytea)")
+        cur.execute("SELECT pg_walfile_name(pg_current_wal_lsn())")
+        first = cur.fetchone()[0]
+        killed = 0
+        for _ in range(2):
+            cur.execute("INSERT INTO t SELECT gen_random_uuid()::text::bytea || "
+                        "decode(repeat(md5(random()::text), 64), 'hex') "
+                        "FROM generate_series(1, 40000)")
+            cur.execute("SELECT pg_switch_wal()")
+            pid = None
+            deadline = time.time() + 30
+            while pid is None:
+                assert time.time() < deadline, "no archiver within 30 s"
+                time.sleep(0.2)
+                pid = archiver_pid()
+            time.sleep(rnd.uniform(0.0, 0.05))
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+            conn.close()
+            # the postmaster restarts the whole server after a crash
+            wait_for(lambda: server_log().count(READY) == 1 + killed, timeout=60,
+                     what="the server to restart")
+            conn = connect()
+            cur = conn.cursor()
+            names = [n for (n,) in wal.catalog("SELECT name FROM wal_archive")]
+            for name in names:
+                for repo in (wal.repo_a, wal.repo_b):
+                    assert name in wal.objects(repo), f"catalog claims {name}, {repo} lacks it"
+        cur.execute("SELECT pg_walfile_name(pg_switch_wal())")
+        last = cur.fetchone()[0]
+        ready = os.path.join(data, "pg_wal", "archive_status")
+        try:
+            wait_for(lambda: archiver_pid() and
+                     not any(f.endswith(".ready") for f in os.listdir(ready)),
+                     timeout=60, what=f"archiving to catch up to {last}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; {sorted(os.listdir(ready))}\n{server_log()[-4000:]}")
+        conn.close()
+    finally:
+        as_postgres([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w"])
+    assert killed == 2
+    assert server_log().count("archiver process (PID") == 2
+    check_no_gap(wal, first, last)
+    dest = os.path.join(wal.dir, "fetched")
+    for name in sorted(n for n in wal.objects(wal.repo_b) if len(n) == 24):
+        p = wal.fetch(name, dest, "--prefetch", "0", "--repo", "b")
+        assert p.returncode == 0, p.err          # whole and sound (checksums)
+        assert os.path.getsize(dest) == SEG
+        os.unlink(dest)
