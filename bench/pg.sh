@@ -553,20 +553,29 @@ EOF
     P_RE=$SECS P_RE_RSS=$RSS_KB
 
     # ------------------------------------------------------------ restores --
-    note "[$ds] restores of the full backups"
-    sync
-    measure "${ds}_radiant_restore" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json repo restore-dir \
-        --repo main --backup "$R_FULL_BID" --target "$D/restore-r"
-    R_RES=$SECS R_RES_RSS=$RSS_KB
-    R_RES_BYTES=$(json "$RUN/${ds}_radiant_restore.out" 'd["restore"]["bytes"]')
-    cmp -s "$D/restore-r/PG_VERSION" "$SRC_DATA/PG_VERSION" || die "radiant restore-dir: PG_VERSION differs"
-    rm -rf "$D/restore-r"
+    note "[$ds] restores of the full backups (each tool twice, alternating)"
+    # As for the PITR, the faster of two runs: the first restore of a run
+    # writes into memory the guest touches for the first time, which costs
+    # more on this VM whichever tool comes first.
+    for round in 1 2; do
+        sync
+        measure "${ds}_radiant_restore_$round" runuser -u postgres -- "$RADIANT" --config "$CONF" --output json repo restore-dir \
+            --repo main --backup "$R_FULL_BID" --target "$D/restore-r"
+        eval "R_RES_$round=\$SECS R_RES_RSS_$round=\$RSS_KB"
+        R_RES_BYTES=$(json "$RUN/${ds}_radiant_restore_$round.out" 'd["restore"]["bytes"]')
+        cmp -s "$D/restore-r/PG_VERSION" "$SRC_DATA/PG_VERSION" || die "radiant restore-dir: PG_VERSION differs"
+        rm -rf "$D/restore-r"
 
-    install -d -o postgres -g postgres -m 700 "$D/restore-p"
-    sync
-    measure "${ds}_pgbackrest_restore" runuser -u postgres -- pgbackrest --config="$PGBR_CONF" --stanza=bench \
-        --pg1-path="$D/restore-p" --set="$P_FULL_LABEL" restore --type=immediate --target-action=promote
-    P_RES=$SECS P_RES_RSS=$RSS_KB
+        rm -rf "$D/restore-p"
+        install -d -o postgres -g postgres -m 700 "$D/restore-p"
+        sync
+        measure "${ds}_pgbackrest_restore_$round" runuser -u postgres -- pgbackrest --config="$PGBR_CONF" --stanza=bench \
+            --pg1-path="$D/restore-p" --set="$P_FULL_LABEL" restore --type=immediate --target-action=promote
+        eval "P_RES_$round=\$SECS P_RES_RSS_$round=\$RSS_KB"
+    done
+    R_RES=$(least "$R_RES_1" "$R_RES_2") P_RES=$(least "$P_RES_1" "$P_RES_2")
+    R_RES_RSS=$(awk -v a="$R_RES_RSS_1" -v b="$R_RES_RSS_2" 'BEGIN { print (a > b ? a : b) }')
+    P_RES_RSS=$(awk -v a="$P_RES_RSS_1" -v b="$P_RES_RSS_2" 'BEGIN { print (a > b ? a : b) }')
     P_RES_BYTES=$(tree_bytes "$D/restore-p")
     port=$(free_port)
     echo "$D/restore-p" >>"$RUN/started"
@@ -728,7 +737,7 @@ and wrote $(mb "$WAL_BYTES") MB of WAL from the base backup to the target ($TARG
 | (a) full backup peak RSS | $(rss_mb "$R_FULL_RSS") MB | $(rss_mb "$P_FULL_RSS") MB | - | - | info |
 | (b) unchanged re-backup (radiant: snapshot; pgBackRest: incr) | ${R_RE} s ($(rss_mb "$R_RE_RSS") MB RSS) | ${P_RE} s ($(rss_mb "$P_RE_RSS") MB RSS) | $(ratio "$P_RE" "$R_RE")x faster | - | info |
 | (c) repository size after both full backups | $(mb "$R_REPO") MB | $(mb "$P_REPO") MB | $(ratio "$R_REPO" "$P_REPO") | <= 1.00 | $(verdict "$R_REPO <= $P_REPO") |
-| (d) restore of the full backup (files, fsynced) | ${R_RES} s ($R_RES_MBS MB/s = $RES_VS_DD x dd $DD_MBS MB/s) | ${P_RES} s ($(mbs "$P_RES_BYTES" "$P_RES") MB/s) | ${RES_SPEEDUP}x faster | >= 1.5x or >= 0.90 x dd | $(verdict "$RES_SPEEDUP >= 1.5 || $RES_VS_DD >= 0.90") |
+| (d) restore of the full backup (files, fsynced), faster of 2 runs | ${R_RES} s ($R_RES_MBS MB/s = $RES_VS_DD x dd $DD_MBS MB/s; runs: ${R_RES_1}, ${R_RES_2} s) | ${P_RES} s ($(mbs "$P_RES_BYTES" "$P_RES") MB/s; runs: ${P_RES_1}, ${P_RES_2} s) | ${RES_SPEEDUP}x faster | >= 1.5x or >= 0.90 x dd | $(verdict "$RES_SPEEDUP >= 1.5 || $RES_VS_DD >= 0.90") |
 | (d) restore peak RSS | $(rss_mb "$R_RES_RSS") MB | $(rss_mb "$P_RES_RSS") MB | - | - | info |
 | (d) restore to a running, promoted cluster | ${R_RES_CL} s (restore-db-cluster-from-snapshot) | ${P_RES_CL} s (restore ${P_RES} s + start ${P_RES_START} s) | $(ratio "$P_RES_CL" "$R_RES_CL")x faster | - | info |
 | (e) PITR, same base backup and target ($(mb "$WAL_BYTES") MB of WAL), faster of 2 runs | ${R_PITR} s (runs: ${R_PITR_1}, ${R_PITR_2} s; $(rss_mb "$R_PITR_RSS") MB RSS) | ${P_PITR} s (restore ${P_PITR_RES} s + replay ${P_PITR_REPLAY} s; runs: ${P_PITR_1}, ${P_PITR_2} s; $(rss_mb "$P_PITR_RSS") MB RSS) | $(ratio "$P_PITR" "$R_PITR")x faster | >= 1.5x | $(verdict "$P_PITR / $R_PITR >= 1.5") |
