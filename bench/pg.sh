@@ -157,6 +157,7 @@ wait_archived() {
 }
 
 least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+greatest() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 
 # archiver_mode: "library" when the source's archiver runs with radiant's
 # module loaded, "command" when without, "" when none runs (a change of
@@ -574,8 +575,7 @@ EOF
         eval "P_RES_$round=\$SECS P_RES_RSS_$round=\$RSS_KB"
     done
     R_RES=$(least "$R_RES_1" "$R_RES_2") P_RES=$(least "$P_RES_1" "$P_RES_2")
-    R_RES_RSS=$(awk -v a="$R_RES_RSS_1" -v b="$R_RES_RSS_2" 'BEGIN { print (a > b ? a : b) }')
-    P_RES_RSS=$(awk -v a="$P_RES_RSS_1" -v b="$P_RES_RSS_2" 'BEGIN { print (a > b ? a : b) }')
+    R_RES_RSS=$(greatest "$R_RES_RSS_1" "$R_RES_RSS_2") P_RES_RSS=$(greatest "$P_RES_RSS_1" "$P_RES_RSS_2")
     P_RES_BYTES=$(tree_bytes "$D/restore-p")
     port=$(free_port)
     echo "$D/restore-p" >>"$RUN/started"
@@ -644,11 +644,7 @@ EOF
     else
         P_PITR=$P_PITR_1 P_PITR_RES=$P_PITR_RES_1 P_PITR_REPLAY=$P_PITR_REPLAY_1
     fi
-    if awk -v a="$R_PITR_2" -v b="$R_PITR_1" 'BEGIN { exit !(a < b) }'; then
-        R_PITR=$R_PITR_2
-    else
-        R_PITR=$R_PITR_1
-    fi
+    R_PITR=$(least "$R_PITR_1" "$R_PITR_2")
 
     # ------------------------------------------------- WAL push and get --
     nseg=$(( WAL_BYTES / SEG - 2 ))

@@ -525,14 +525,20 @@ def as_postgres(args, **kw):
 MODULE = os.path.join(os.path.dirname(BIN), "radiant_archive.so")
 
 
+def module_for(wal):
+    """The module next to the binary postgres runs (a copy when that binary
+    is one)."""
+    module = os.path.join(os.path.dirname(wal.bin), "radiant_archive.so")
+    if not os.path.exists(module):
+        shutil.copy2(MODULE, module)
+    return module
+
+
 def archive_settings(wal, way):
     if way == "command":
         return (f"archive_command = '{wal.bin} --config {wal.cfg} wal push "
                 "--db-cluster-identifier c1 %p'\n")
-    module = os.path.join(os.path.dirname(wal.bin), "radiant_archive.so")
-    if not os.path.exists(module):
-        shutil.copy2(MODULE, module)
-    return (f"archive_library = '{module}'\nradiant.config = '{wal.cfg}'\n"
+    return (f"archive_library = '{module_for(wal)}'\nradiant.config = '{wal.cfg}'\n"
             "radiant.cluster = 'c1'\n")
 
 
@@ -705,8 +711,7 @@ def test_archive_module_settings_errors(wal):
     psycopg2 = pytest.importorskip("psycopg2")
     if not os.path.exists(MODULE):
         pytest.skip(f"{MODULE} is not built (sanitizer builds do not build it)")
-    archive_settings(wal, "library")            # copies the module if needed
-    module = os.path.join(os.path.dirname(wal.bin), "radiant_archive.so")
+    module = module_for(wal)
     data, port, log = start_postgres(wal, f"archive_library = '{module}'\n")
 
     def server_log():
