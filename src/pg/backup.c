@@ -17,6 +17,7 @@
  * (src/backend/backup/basebackup.c: excludeDirContents, excludeFiles), and
  * reuses the chunks of files unchanged since the previous backup of the
  * cluster in the same repository. */
+#include <ctype.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,36 @@ int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster
 
 /* ----------------------------------------------------------- the walk -- */
 
-/* What PostgreSQL 15's base backups leave out of a data directory. */
-static enum repo_walk_filter pg_filter(void *arg, const char *rel, bool is_dir)
+/* A relation's data file: DIGITS[_fsm|_vm|_init][.SEGNO] under base/, global/
+ * or a tablespace. */
+static bool is_relation_file(const char *rel)
+{
+    if (strncmp(rel, "base/", 5) != 0 && strncmp(rel, "global/", 7) != 0 &&
+        strncmp(rel, "pg_tblspc/", 10) != 0)
+        return false;
+    const char *p = strrchr(rel, '/') + 1;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    static const char *const forks[] = { "_fsm", "_vm", "_init" };
+    for (size_t i = 0; i < sizeof forks / sizeof forks[0]; i++) {
+        if (strncmp(p, forks[i], strlen(forks[i])) == 0) {
+            p += strlen(forks[i]);
+            break;
+        }
+    }
+    if (*p == '.' && isdigit((unsigned char)p[1]))
+        for (p++; isdigit((unsigned char)*p);)
+            p++;
+    return *p == '\0';
+}
+
+/* Relation files are paged: PostgreSQL changes them in place, 8 kB page by
+ * page, and never shifts their content, so chunks cut at fixed offsets
+ * deduplicate at least as well as content-defined ones, for a third less CPU
+ * per backup (no boundary search, no copy; bench/README.md). */
+enum repo_walk_filter pgc_data_dir_filter(void *arg, const char *rel, bool is_dir)
 {
     (void)arg;
     static const char *const empty_dirs[] = {
@@ -84,7 +113,7 @@ static enum repo_walk_filter pg_filter(void *arg, const char *rel, bool is_dir)
     for (size_t i = 0; !is_dir && i < sizeof skip_files / sizeof skip_files[0]; i++)
         if (strcmp(rel, skip_files[i]) == 0)
             return REPO_WALK_SKIP;
-    return REPO_WALK_KEEP;
+    return !is_dir && is_relation_file(rel) ? REPO_WALK_PAGED : REPO_WALK_KEEP;
 }
 
 struct mem_reader {
@@ -247,7 +276,7 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
                                      .progress = progress };
         if (rc == 0)
             rc = repo_backup_begin(run->r, &opts, &run->b);
-        repo_dir_options dopts = { .filter = pg_filter, .parent = run->parent };
+        repo_dir_options dopts = { .filter = pgc_data_dir_filter, .parent = run->parent };
         if (rc == 0)
             rc = repo_backup_add_tree(run->b, c->data_dir, &dopts);
         if (rc < 0)

@@ -1,7 +1,8 @@
 /* Writing a backup.
  *
  * The caller's thread reads each file and cuts it into content-defined chunks;
- * each chunk is copied into a slot of a ring (in file order) and picked up by a
+ * each chunk is copied into a slot of a ring (in file order) -- or, for paged
+ * content, read straight into one at fixed offsets -- and picked up by a
  * worker, which hashes it, checks whether the repository already has it, and
  * if not compresses and encrypts it straight into a pack of its own. Full packs
  * go to a writer thread that seals, stores and fsyncs them, so that waiting
@@ -456,7 +457,88 @@ static int add_file_content(repo_backup *b, size_t entry, repo_read_fn read, voi
     return rc;
 }
 
-int repo_backup_add(repo_backup *b, const repo_entry *meta, repo_read_fn read, void *arg)
+/* Waits for a free slot at the tail of the ring and returns it without
+ * queueing it: until queue_slot(), no worker or harvest() looks at it, so the
+ * reader fills it without the lock. Reader thread only. */
+static int reserve_slot(repo_backup *b, struct chunk_slot **out)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->len == b->n_slots && !b->error)
+        harvest(b, true);
+    int rc = b->error;
+    if (rc)
+        rd_fail(rc, "%s", b->error_msg);
+    else
+        *out = &b->slots[(b->head + b->len) % b->n_slots];
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* Queues the reserved slot holding len bytes of entries[entry]. */
+static void queue_slot(repo_backup *b, struct chunk_slot *s, size_t entry, uint32_t len)
+{
+    repo_entry *e = &b->m->entries[entry];
+    e->chunks = rd_realloc(e->chunks, (e->n_chunks + 1) * sizeof *e->chunks);
+    e->chunks[e->n_chunks].len = len;
+    b->stats.chunks++;
+    pthread_mutex_lock(&b->mu);
+    s->len = len;
+    s->entry = entry;
+    s->chunk_no = e->n_chunks++;
+    s->state = SLOT_QUEUED;
+    b->len++;
+    pthread_cond_broadcast(&b->changed);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Reads up to len bytes, fewer only at the end of the content. */
+static ssize_t read_full(repo_read_fn read, void *arg, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(arg, buf + got, len - got);
+        if (n < 0)
+            return n;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* Paged content is cut every chunk_avg bytes, read straight into the slots:
+ * no boundary search and no copy. */
+static int add_paged_content(repo_backup *b, size_t entry, repo_read_fn read, void *arg)
+{
+    uint64_t total = 0;
+    int rc = 0;
+    for (;;) {
+        struct chunk_slot *s = NULL;
+        rc = reserve_slot(b, &s);
+        if (rc < 0)
+            break;
+        ssize_t n = read_full(read, arg, s->data, b->r->chunk_avg);
+        if (n <= 0) {
+            rc = (int)n;
+            break;
+        }
+        total += (uint64_t)n;
+        if (b->progress)
+            __atomic_fetch_add(&b->progress->done, (uint64_t)n, __ATOMIC_RELAXED);
+        queue_slot(b, s, entry, (uint32_t)n);
+        if ((size_t)n < b->r->chunk_avg)
+            break;
+    }
+    b->m->entries[entry].size = total;
+    if (rc == 0) {
+        b->stats.files++;
+        b->stats.logical_bytes += total;
+    }
+    return rc;
+}
+
+static int add_entry(repo_backup *b, const repo_entry *meta, bool paged, repo_read_fn read,
+                     void *arg)
 {
     int rc = current_error(b);
     if (rc < 0)
@@ -474,6 +556,8 @@ int repo_backup_add(repo_backup *b, const repo_entry *meta, repo_read_fn read, v
         b->stats.dirs++;
     else if (e->type == REPO_ENTRY_SYMLINK)
         b->stats.symlinks++;
+    else if (paged)
+        rc = add_paged_content(b, b->m->n_entries - 1, read, arg);
     else
         rc = add_file_content(b, b->m->n_entries - 1, read, arg);
     if (rc < 0) {
@@ -483,6 +567,16 @@ int repo_backup_add(repo_backup *b, const repo_entry *meta, repo_read_fn read, v
         pthread_mutex_unlock(&b->mu);
     }
     return rc;
+}
+
+int repo_backup_add(repo_backup *b, const repo_entry *meta, repo_read_fn read, void *arg)
+{
+    return add_entry(b, meta, false, read, arg);
+}
+
+int repo_backup_add_paged(repo_backup *b, const repo_entry *meta, repo_read_fn read, void *arg)
+{
+    return add_entry(b, meta, true, read, arg);
 }
 
 int repo_backup_add_known(repo_backup *b, const repo_entry *meta, const repo_chunk_ref *chunks,

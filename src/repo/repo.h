@@ -12,7 +12,8 @@
  *   snapshots/ID        one manifest per backup: file tree, metadata, chunk ids
  *   locks/ID            shared (backup) and exclusive (prune) locks
  *
- * Files are deduplicated at the level of content-defined chunks (FastCDC), so
+ * Files are deduplicated at the level of content-defined chunks (FastCDC), or
+ * of fixed-size ones for content that changes in place (database pages), so
  * every backup is complete on its own and expiring one never breaks another.
  * Writes are ordered: packs are durable before the index that names them, and
  * the index before the manifest, so a crash at any moment leaves a consistent
@@ -159,6 +160,11 @@ int repo_backup_begin(repo *r, const repo_backup_options *opts, repo_backup **ou
  * For files, `meta` gives everything but the chunks; content comes from read()
  * until it returns 0, and meta->size is replaced with the bytes read. */
 int repo_backup_add(repo_backup *b, const repo_entry *meta, repo_read_fn read, void *arg);
+/* The same for content that changes in place, page by page, and never shifts
+ * (database relation files): it is cut at fixed offsets, every `avg` bytes of
+ * the chunker, so a changed page changes exactly one chunk and no boundary is
+ * searched for. */
+int repo_backup_add_paged(repo_backup *b, const repo_entry *meta, repo_read_fn read, void *arg);
 int repo_backup_set_meta(repo_backup *b, const char *key, const char *value);
 /* Flushes packs, writes the index and then the manifest. Fills info (owned by
  * the caller, free with repo_backup_info_free) and frees b in all cases. */
@@ -171,6 +177,7 @@ enum repo_walk_filter {
     REPO_WALK_KEEP = 0,          /* back it up */
     REPO_WALK_SKIP = 1,          /* leave it out */
     REPO_WALK_EMPTY = 2,         /* a directory kept empty: its entry, not its contents */
+    REPO_WALK_PAGED = 3,         /* a file kept with repo_backup_add_paged() */
 };
 
 typedef struct repo_dir_options {

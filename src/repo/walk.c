@@ -183,7 +183,8 @@ static int walk_one(struct walk *w, int dirfd, const char *name, const char *rel
     if (fd < 0)
         return errno == ENOENT ? 0 : unreadable(w, rel, errno);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    int rc = repo_backup_add(w->b, &e, fd_read, &fd);
+    int rc = verdict == REPO_WALK_PAGED ? repo_backup_add_paged(w->b, &e, fd_read, &fd)
+                                        : repo_backup_add(w->b, &e, fd_read, &fd);
     close(fd);
     if (rc < 0)
         rd_fail_wrap(rc, "%s/%s", w->root, rel);

@@ -1,0 +1,64 @@
+/* Unit tests for how a base backup walks a data directory (src/pg/backup.c):
+ * what PostgreSQL 15's base backups leave out or keep empty, and which files
+ * are relation files, kept paged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pg/pg.h"
+#include "repo/repo.h"
+
+static enum repo_walk_filter file_verdict(const char *rel)
+{
+    return pgc_data_dir_filter(NULL, rel, false);
+}
+
+static void test_relation_files_are_paged(void **state)
+{
+    (void)state;
+    static const char *const paged[] = {
+        "base/1/1259", "base/16384/16385", "base/16384/16385.1", "base/16384/16385.12",
+        "base/16384/16385_fsm", "base/16384/16385_vm", "base/16384/16385_init",
+        "base/16384/16385_fsm.3", "global/1262", "global/1262_vm",
+        "pg_tblspc/16390/PG_15_202209061/16384/16391",
+    };
+    static const char *const whole[] = {
+        "base/16384/PG_VERSION", "base/16384/pg_filenode.map", "global/pg_control",
+        "global/pg_filenode.map", "base/16384/16385.", "base/16384/16385_fs",
+        "base/16384/16385_vm_fsm", "base/16384/16385.1a", "base/16384/16385x",
+        "pg_xact/0000", "pg_multixact/offsets/0000", "PG_VERSION",
+        "postgresql.conf", "pg_logical/replorigin_checkpoint", "16385", "base_1/16385",
+    };
+    for (size_t i = 0; i < sizeof paged / sizeof paged[0]; i++)
+        assert_int_equal(file_verdict(paged[i]), REPO_WALK_PAGED);
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+        assert_int_equal(file_verdict(whole[i]), REPO_WALK_KEEP);
+    /* a directory named like a relation is walked, not paged */
+    assert_int_equal(pgc_data_dir_filter(NULL, "base/16384", true), REPO_WALK_KEEP);
+}
+
+static void test_left_out_and_kept_empty(void **state)
+{
+    (void)state;
+    static const char *const skipped[] = {
+        "postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
+        "current_logfiles", "recovery.signal", "standby.signal", "base/16384/pg_internal.init",
+        "base/pgsql_tmp/pgsql_tmp123.0",
+    };
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        assert_int_equal(file_verdict(skipped[i]), REPO_WALK_SKIP);
+    assert_int_equal(pgc_data_dir_filter(NULL, "base/pgsql_tmp", true), REPO_WALK_SKIP);
+    assert_int_equal(pgc_data_dir_filter(NULL, "pg_wal", true), REPO_WALK_EMPTY);
+    assert_int_equal(pgc_data_dir_filter(NULL, "pg_replslot", true), REPO_WALK_EMPTY);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relation_files_are_paged),
+        cmocka_unit_test(test_left_out_and_kept_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
