@@ -63,14 +63,9 @@ int pgc_cluster_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster
 
 /* ----------------------------------------------------------- the walk -- */
 
-/* A relation's data file: DIGITS[_fsm|_vm|_init][.SEGNO] under base/, global/
- * or a tablespace. */
-static bool is_relation_file(const char *rel)
+/* A relation file's name: RELFILENODE[_fsm|_vm|_init][.SEGNO]. */
+static bool is_relation_name(const char *p)
 {
-    if (strncmp(rel, "base/", 5) != 0 && strncmp(rel, "global/", 7) != 0 &&
-        strncmp(rel, "pg_tblspc/", 10) != 0)
-        return false;
-    const char *p = strrchr(rel, '/') + 1;
     if (!isdigit((unsigned char)*p))
         return false;
     while (isdigit((unsigned char)*p))
@@ -86,6 +81,29 @@ static bool is_relation_file(const char *rel)
         for (p++; isdigit((unsigned char)*p);)
             p++;
     return *p == '\0';
+}
+
+/* The last component of rel when rel lies where relation files live (base/,
+ * global/, tablespaces), else NULL. */
+static const char *relation_dir_name(const char *rel)
+{
+    if (strncmp(rel, "base/", 5) != 0 && strncmp(rel, "global/", 7) != 0 &&
+        strncmp(rel, "pg_tblspc/", 10) != 0)
+        return NULL;
+    return strrchr(rel, '/') + 1;
+}
+
+/* A temporary relation's file, tBACKENDID_RELATION...: PostgreSQL's base
+ * backups leave them out (looks_like_temp_rel_name() in its basebackup.c);
+ * they mean nothing after a restore. */
+static bool is_temp_relation_file(const char *rel)
+{
+    const char *p = relation_dir_name(rel);
+    if (!p || *p++ != 't' || !isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    return *p == '_' && is_relation_name(p + 1);
 }
 
 /* Relation files are paged: PostgreSQL changes them in place, 8 kB page by
@@ -113,7 +131,12 @@ enum repo_walk_filter pgc_data_dir_filter(void *arg, const char *rel, bool is_di
     for (size_t i = 0; !is_dir && i < sizeof skip_files / sizeof skip_files[0]; i++)
         if (strcmp(rel, skip_files[i]) == 0)
             return REPO_WALK_SKIP;
-    return !is_dir && is_relation_file(rel) ? REPO_WALK_PAGED : REPO_WALK_KEEP;
+    if (is_dir)
+        return REPO_WALK_KEEP;
+    if (is_temp_relation_file(rel))
+        return REPO_WALK_SKIP;
+    const char *name = relation_dir_name(rel);
+    return name && is_relation_name(name) ? REPO_WALK_PAGED : REPO_WALK_KEEP;
 }
 
 struct mem_reader {

@@ -7,10 +7,13 @@ between two base backups, and a time outside the restorable window refused
 with both bounds."""
 
 import datetime
+import io
 import os
+import re
 import shutil
 import signal
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -126,8 +129,32 @@ def test_restore_from_snapshot_and_latest(env):
     conn.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
     conn.commit()
     insert_rows(conn, range(1, 11), pause=0)
-    env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "app",
-            "--db-cluster-snapshot-identifier", "app-snap")
+    # a table of several 512 KiB chunks (relation files are cut at fixed
+    # offsets), and a temporary table, which a base backup leaves out
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE big AS SELECT g, md5(g::text) AS h FROM generate_series(1, 40000) g")
+    cur.execute("SELECT count(*), sum(g), string_agg(h, '' ORDER BY g) FROM big")
+    big = cur.fetchone()
+    cur.execute("SELECT pg_relation_filepath('big'), pg_relation_size('big')")
+    big_path, big_size = cur.fetchone()
+    assert big_size > 3 * 512 * 1024
+    conn.commit()
+    temp_conn = env.connect(port)
+    temp_cur = temp_conn.cursor()
+    temp_cur.execute("CREATE TEMP TABLE scratch AS SELECT g FROM generate_series(1, 1000) g")
+    temp_cur.execute("SELECT pg_relation_filepath('scratch')")
+    temp_path = temp_cur.fetchone()[0]
+    temp_conn.commit()
+    assert re.search(r"/t\d+_\d+$", temp_path), temp_path
+    snap = env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "app",
+                   "--db-cluster-snapshot-identifier", "app-snap")["DBClusterSnapshot"]
+    temp_conn.close()
+    dump = subprocess.run(env._cmd(["repo", "dump", "--repo", "local", "--backup",
+                                    snap["BackupId"]]), capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(dump.stdout)) as tar:
+        sizes = {m.name: m.size for m in tar.getmembers()}
+    assert sizes[big_path] == big_size
+    assert temp_path not in sizes and not [n for n in sizes if re.search(r"/t\d+_\d+", n)]
     insert_rows(conn, range(11, 21), pause=0)
     # archive in a later second than the commits: LatestRestorableTime is whole
     # seconds, rounded down so that it never claims WAL the archive lacks
@@ -140,6 +167,11 @@ def test_restore_from_snapshot_and_latest(env):
     env.run("db", "restore-db-cluster-from-snapshot", "--snapshot-identifier", "app-snap",
             "--db-cluster-identifier", "app-from-snap", "--port", str(p2))
     assert ids_in(env, p2) == list(range(1, 11))
+    with env.connect(p2) as restored:
+        rcur = restored.cursor()
+        rcur.execute("SELECT count(*), sum(g), string_agg(h, '' ORDER BY g) FROM big")
+        assert rcur.fetchone() == big
+    restored.close()
 
     p3 = free_port()
     env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier", "app",

@@ -1,6 +1,6 @@
 /* Unit tests for how a base backup walks a data directory (src/pg/backup.c):
- * what PostgreSQL 15's base backups leave out or keep empty, and which files
- * are relation files, kept paged. */
+ * what PostgreSQL 15's base backups leave out or keep empty (temporary
+ * relations among them), and which files are relation files, kept paged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +28,8 @@ static void test_relation_files_are_paged(void **state)
         "base/16384/PG_VERSION", "base/16384/pg_filenode.map", "global/pg_control",
         "global/pg_filenode.map", "base/16384/16385.", "base/16384/16385_fs",
         "base/16384/16385_vm_fsm", "base/16384/16385.1a", "base/16384/16385x",
-        "pg_xact/0000", "pg_multixact/offsets/0000", "PG_VERSION",
+        "base/16384/t3", "base/16384/t3_", "base/16384/t_16400", "base/16384/t3_16400x",
+        "pg_xact/t3_16400", "pg_xact/0000", "pg_multixact/offsets/0000", "PG_VERSION",
         "postgresql.conf", "pg_logical/replorigin_checkpoint", "16385", "base_1/16385",
     };
     for (size_t i = 0; i < sizeof paged / sizeof paged[0]; i++)
@@ -45,7 +46,8 @@ static void test_left_out_and_kept_empty(void **state)
     static const char *const skipped[] = {
         "postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
         "current_logfiles", "recovery.signal", "standby.signal", "base/16384/pg_internal.init",
-        "base/pgsql_tmp/pgsql_tmp123.0",
+        "base/pgsql_tmp/pgsql_tmp123.0", "base/16384/t3_16400", "base/16384/t12_16400_fsm",
+        "base/16384/t3_16400.1", "pg_tblspc/16390/PG_15_202209061/16384/t5_16401",
     };
     for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
         assert_int_equal(file_verdict(skipped[i]), REPO_WALK_SKIP);
