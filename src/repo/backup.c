@@ -417,6 +417,17 @@ static repo_entry *append_entry(repo_manifest *m, const repo_entry *meta)
     return e;
 }
 
+/* Records what was read of entries[entry]; passes rc through. */
+static int file_done(repo_backup *b, size_t entry, uint64_t total, int rc)
+{
+    b->m->entries[entry].size = total;
+    if (rc == 0) {
+        b->stats.files++;
+        b->stats.logical_bytes += total;
+    }
+    return rc;
+}
+
 static int add_file_content(repo_backup *b, size_t entry, repo_read_fn read, void *arg)
 {
     size_t start = 0, end = 0;
@@ -449,12 +460,7 @@ static int add_file_content(repo_backup *b, size_t entry, repo_read_fn read, voi
         rc = submit_chunk(b, entry, b->buf + start, (uint32_t)cut);
         start += cut;
     }
-    b->m->entries[entry].size = total;
-    if (rc == 0) {
-        b->stats.files++;
-        b->stats.logical_bytes += total;
-    }
-    return rc;
+    return file_done(b, entry, total, rc);
 }
 
 /* Waits for a free slot at the tail of the ring and returns it without
@@ -529,12 +535,7 @@ static int add_paged_content(repo_backup *b, size_t entry, repo_read_fn read, vo
         if ((size_t)n < b->r->chunk_avg)
             break;
     }
-    b->m->entries[entry].size = total;
-    if (rc == 0) {
-        b->stats.files++;
-        b->stats.logical_bytes += total;
-    }
-    return rc;
+    return file_done(b, entry, total, rc);
 }
 
 static int add_entry(repo_backup *b, const repo_entry *meta, bool paged, repo_read_fn read,
