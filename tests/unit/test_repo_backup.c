@@ -162,11 +162,12 @@ static void test_empty_and_exact_multiple(void **state)
 {
     struct fixture *f = *state;
     repo_backup_info info;
-    assert_int_equal(backup_paged(f, NULL, 0, 0, &info), 0);
+    static const uint8_t nothing[1];
+    assert_int_equal(backup_paged(f, nothing, 0, 0, &info), 0);
     assert_int_equal(info.stats.files, 1);
     assert_int_equal(info.stats.chunks, 0);
     repo_backup_info_free(&info);
-    check_latest(f, NULL, 0);
+    check_latest(f, nothing, 0);
 
     size_t len = 2 * (size_t)f->r->chunk_avg;
     uint8_t *data = random_data(len);
