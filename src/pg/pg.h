@@ -338,10 +338,12 @@ typedef struct pgc_snapshot {
  * the bytes read, its total the databases' size times the repositories. */
 int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,
                         const char *snapshot_id, const char *kind, repo_progress *progress);
-/* How a base backup walks a data directory (repo_dir_options.filter; arg is
- * unused): what PostgreSQL 15's base backups leave out is skipped or kept
- * empty, and relation files are kept paged (repo_backup_add_paged). */
-enum repo_walk_filter pgc_data_dir_filter(void *arg, const char *rel, bool is_dir);
+/* How a base backup walks a data directory (repo_dir_options.filter, with the
+ * data directory's path as filter_arg): what PostgreSQL 15's base backups leave
+ * out is skipped or kept empty (temporary files and relations, the forks of
+ * unlogged relations but their init fork), and relation files are kept paged
+ * (repo_backup_add_paged). */
+enum repo_walk_filter pgc_data_dir_filter(void *data_dir, const char *rel, bool is_dir);
 /* Snapshots of cluster (NULL: all) named snapshot_id (NULL: all), oldest
  * first; one entry per repository holding it. */
 int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster,

@@ -138,6 +138,11 @@ def test_restore_from_snapshot_and_latest(env):
     cur.execute("SELECT pg_relation_filepath('big'), pg_relation_size('big')")
     big_path, big_size = cur.fetchone()
     assert big_size > 3 * 512 * 1024
+    # an unlogged table: a base backup keeps only its init fork, and a restore
+    # gives it back empty, as after a crash
+    cur.execute("CREATE UNLOGGED TABLE scratchpad AS SELECT g FROM generate_series(1, 1000) g")
+    cur.execute("SELECT pg_relation_filepath('scratchpad')")
+    unlogged_path = cur.fetchone()[0]
     conn.commit()
     temp_conn = env.connect(port)
     temp_cur = temp_conn.cursor()
@@ -155,6 +160,9 @@ def test_restore_from_snapshot_and_latest(env):
         sizes = {m.name: m.size for m in tar.getmembers()}
     assert sizes[big_path] == big_size
     assert temp_path not in sizes and not [n for n in sizes if re.search(r"/t\d+_\d+", n)]
+    assert unlogged_path + "_init" in sizes
+    forks = [n for n in sizes if re.fullmatch(re.escape(unlogged_path) + r"(_[a-z]+)?(\.\d+)?", n)]
+    assert forks == [unlogged_path + "_init"]
     insert_rows(conn, range(11, 21), pause=0)
     # archive in a later second than the commits: LatestRestorableTime is whole
     # seconds, rounded down so that it never claims WAL the archive lacks
@@ -171,6 +179,8 @@ def test_restore_from_snapshot_and_latest(env):
         rcur = restored.cursor()
         rcur.execute("SELECT count(*), sum(g), string_agg(h, '' ORDER BY g) FROM big")
         assert rcur.fetchone() == big
+        rcur.execute("SELECT count(*) FROM scratchpad")
+        assert rcur.fetchone()[0] == 0
     restored.close()
 
     p3 = free_port()

@@ -1,12 +1,17 @@
 /* Unit tests for how a base backup walks a data directory (src/pg/backup.c):
  * what PostgreSQL 15's base backups leave out or keep empty (temporary
- * relations among them), and which files are relation files, kept paged. */
+ * relations and the forks of unlogged ones among them), and which files are
+ * relation files, kept paged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/fs.h"
 #include "pg/pg.h"
 #include "repo/repo.h"
 
@@ -56,11 +61,51 @@ static void test_left_out_and_kept_empty(void **state)
     assert_int_equal(pgc_data_dir_filter(NULL, "pg_replslot", true), REPO_WALK_EMPTY);
 }
 
+static void touch(const char *dir, const char *rel)
+{
+    char *path = rd_path_join(dir, rel);
+    assert_int_equal(rd_fs_write_atomic(path, "", 0, 0600), 0);
+    free(path);
+}
+
+/* Every fork of an unlogged relation but its init fork is left out of a
+ * database directory, as PostgreSQL's base backups do; global/ has none. */
+static void test_unlogged_relations(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/radiant-test-pgbackup-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *db = rd_path_join(dir, "base/16384");
+    char *global = rd_path_join(dir, "global");
+    assert_int_equal(rd_fs_mkdir_p(db, 0700), 0);
+    assert_int_equal(rd_fs_mkdir_p(global, 0700), 0);
+    touch(dir, "base/16384/16400_init");
+    touch(dir, "global/1300_init");
+    static const char *const skipped[] = {
+        "base/16384/16400", "base/16384/16400.1", "base/16384/16400_fsm",
+        "base/16384/16400_vm",
+    };
+    static const char *const paged[] = {
+        "base/16384/16400_init", "base/16384/16401", "base/16384/164000",
+        "base/16384/1640", "global/1300",
+    };
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        assert_int_equal(pgc_data_dir_filter(dir, skipped[i], false), REPO_WALK_SKIP);
+    for (size_t i = 0; i < sizeof paged / sizeof paged[0]; i++)
+        assert_int_equal(pgc_data_dir_filter(dir, paged[i], false), REPO_WALK_PAGED);
+    /* without the data directory nothing can be known to be unlogged */
+    assert_int_equal(file_verdict("base/16384/16400"), REPO_WALK_PAGED);
+    assert_int_equal(rd_fs_remove_tree(dir), 0);
+    free(db);
+    free(global);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relation_files_are_paged),
         cmocka_unit_test(test_left_out_and_kept_empty),
+        cmocka_unit_test(test_unlogged_relations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
