@@ -489,8 +489,24 @@ int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster
         rc = pgc_cluster_repos(cfg, cat, cluster, &repos, &n_repos);
     else
         all_repos(cfg, &repos, &n_repos);
-    for (size_t i = 0; rc == 0 && i < n_repos; i++)
-        rc = list_repo(cfg, repos[i], cluster, snapshot_id, out, n);
+    /* A repository that cannot be read (deleted, unreachable, wrong
+     * passphrase) leaves its backups out, and says so: the others still
+     * list, and restore, theirs. Only when none can be read is it an error. */
+    size_t unreadable = 0;
+    char first[1024] = "";
+    for (size_t i = 0; rc == 0 && i < n_repos; i++) {
+        if (list_repo(cfg, repos[i], cluster, snapshot_id, out, n) == 0)
+            continue;
+        if (unreadable++ == 0)
+            snprintf(first, sizeof first, "repository %s: %s", repos[i], rd_error());
+        RD_WARN("repository %s cannot be read, so the %s%s in it are left out: %s", repos[i],
+                cluster ? "backups of DB cluster " : "snapshots", cluster ? cluster : "",
+                rd_error());
+    }
+    if (rc == 0 && n_repos > 0 && unreadable == n_repos)
+        rc = rd_fail(RD_EIO, "no repository of %s%s can be read (%s)",
+                     cluster ? "DB cluster " : "the configuration", cluster ? cluster : "",
+                     first);
     pgc_wal_repos_free(repos, n_repos);
     if (rc < 0) {
         pgc_snapshot_list_free(*out, *n);

@@ -345,7 +345,8 @@ int pgc_snapshot_create(const rd_config *cfg, rd_catalog *cat, const pgc_cluster
  * (repo_backup_add_paged). */
 enum repo_walk_filter pgc_data_dir_filter(void *data_dir, const char *rel, bool is_dir);
 /* Snapshots of cluster (NULL: all) named snapshot_id (NULL: all), oldest
- * first; one entry per repository holding it. */
+ * first; one entry per repository holding it. A repository that cannot be
+ * read is left out with a warning; -RD_EIO when none of them can be. */
 int pgc_snapshot_list(const rd_config *cfg, rd_catalog *cat, const char *cluster,
                       const char *snapshot_id, pgc_snapshot **out, size_t *n);
 void pgc_snapshot_list_free(pgc_snapshot *list, size_t n);

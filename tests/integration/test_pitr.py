@@ -8,6 +8,7 @@ with both bounds."""
 
 import datetime
 import io
+import json
 import os
 import re
 import shutil
@@ -271,3 +272,60 @@ def test_restore_is_durable_with_normal_settings(env):
                     "-D", data, "-l", os.path.join(data, "..", "server.log"), "-w", "-t", "60",
                     "start"], check=True, capture_output=True)
     assert ids_in(env, p2) == list(range(1, 31)) + [1000]
+
+
+def test_a_lost_repository_leaves_the_others_restorable():
+    """A cluster backed up into two repositories: when one is lost, its
+    backups drop out of the window with a warning, and restores come from the
+    other; when both are lost, describe says so and a restore is refused."""
+    env = PgEnv(repos=("local", "dr"))
+    try:
+        port = free_port()
+        env.run("db", "create-db-cluster", "--db-cluster-identifier", "two", "--port", str(port))
+        conn = env.connect(port)
+        conn.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
+        conn.commit()
+        insert_rows(conn, range(1, 11), pause=0)
+        env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "two",
+                "--db-cluster-snapshot-identifier", "two-snap")
+        insert_rows(conn, range(11, 21), pause=0)
+        time.sleep(1.2)
+        wait_archived(conn)
+        conn.close()
+        before = env.run("db", "describe-db-clusters", "--db-cluster-identifier",
+                         "two")["DBClusters"][0]
+
+        # the first repository, the one WAL is read from first, is lost
+        shutil.rmtree(os.path.join(env.dir, "repo-local"))
+        proc = subprocess.run(env._cmd(["db", "describe-db-clusters", "--db-cluster-identifier",
+                                        "two"]), capture_output=True, text=True, cwd=env.dir)
+        assert proc.returncode == 0, proc.stderr
+        after = json.loads(proc.stdout)["DBClusters"][0]
+        assert "repository local cannot be read" in proc.stderr, proc.stderr
+        assert "create it with 'radiant repo init --repo local'" in proc.stderr
+        for k in ("EarliestRestorableTime", "LatestRestorableTime"):
+            assert after[k] == before[k]
+        snaps = env.run("db", "describe-db-cluster-snapshots", "--db-cluster-identifier", "two")
+        assert [s["DBClusterSnapshotIdentifier"] for s in snaps["DBClusterSnapshots"]] == \
+            ["two-snap"]
+        p2 = free_port()
+        env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier",
+                "two", "--db-cluster-identifier", "two-latest", "--port", str(p2),
+                "--use-latest-restorable-time")
+        assert ids_in(env, p2) == list(range(1, 21))
+        env.stop_cluster("two-latest")
+
+        # both lost: nothing claims to be restorable, and a restore says why
+        shutil.rmtree(os.path.join(env.dir, "repo-dr"))
+        proc = subprocess.run(env._cmd(["db", "describe-db-clusters", "--db-cluster-identifier",
+                                        "two"]), capture_output=True, text=True, cwd=env.dir)
+        assert proc.returncode == 0, proc.stderr
+        gone = json.loads(proc.stdout)["DBClusters"][0]
+        assert "EarliestRestorableTime" not in gone and "LatestRestorableTime" not in gone
+        assert "no repository of DB cluster two can be read" in proc.stderr, proc.stderr
+        err = env.run("db", "restore-db-cluster-from-snapshot", "--snapshot-identifier",
+                      "two-snap", "--db-cluster-identifier", "two-none", expect=5)
+        assert "no repository of the configuration can be read" in err["message"]
+        assert not os.path.exists(env.data_dir("two-none"))
+    finally:
+        env.close()
