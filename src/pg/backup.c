@@ -549,27 +549,33 @@ int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *
     pgc_snapshot *list = NULL;
     size_t n = 0;
     int rc = pgc_snapshot_list(cfg, cat, cluster, NULL, &list, &n);
-    if (rc == 0 && n == 0)
-        rc = rd_fail(RD_ENOENT, "DB cluster %s has no backup yet, so nothing is restorable; "
-                     "create one with create-db-cluster-snapshot", cluster);
-    unsigned hi = 0, lo = 0;
-    if (rc == 0) {
-        *earliest = list[0].stop_time;
-        *latest = list[n - 1].stop_time;
-        if (!list[n - 1].start_lsn || sscanf(list[n - 1].start_lsn, "%X/%X", &hi, &lo) != 2)
-            hi = lo = 0;
-    }
+    if (rc == 0)
+        rc = pgc_restorable_window_of(cat, cluster, list, n, earliest, latest);
     pgc_snapshot_list_free(list, n);
+    return rc;
+}
+
+int pgc_restorable_window_of(rd_catalog *cat, const char *cluster, const pgc_snapshot *list,
+                             size_t n, int64_t *earliest, int64_t *latest)
+{
+    if (n == 0)
+        return rd_fail(RD_ENOENT, "DB cluster %s has no backup yet, so nothing is restorable; "
+                       "create one with create-db-cluster-snapshot", cluster);
+    *earliest = list[0].stop_time;
+    *latest = list[n - 1].stop_time;
+    unsigned hi = 0, lo = 0;
+    if (!list[n - 1].start_lsn || sscanf(list[n - 1].start_lsn, "%X/%X", &hi, &lo) != 2)
+        hi = lo = 0;
     /* WAL archived after the newest backup extends the window: every commit
      * in a segment happened before the segment was archived. So does WAL
      * streamed without a hole after it (src/pg/stream.c, invariant 2). */
     int64_t pushed = 0, streamed = 0;
-    if (rc == 0 && cat && pgc_wal_last_pushed(cat, cluster, &pushed) == 0 && pushed > *latest)
+    if (cat && pgc_wal_last_pushed(cat, cluster, &pushed) == 0 && pushed > *latest)
         *latest = pushed;
-    if (rc == 0 && cat && pgc_stream_latest(cat, cluster, (uint64_t)hi << 32 | lo,
-                                            &streamed) == 0 && streamed > *latest)
+    if (cat && pgc_stream_latest(cat, cluster, (uint64_t)hi << 32 | lo, &streamed) == 0 &&
+        streamed > *latest)
         *latest = streamed;
-    return rc;
+    return 0;
 }
 
 int pgc_restorable_window(const rd_config *cfg, rd_catalog *cat, const pgc_cluster *c,

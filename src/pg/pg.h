@@ -362,6 +362,10 @@ int pgc_restorable_window(const rd_config *cfg, rd_catalog *cat, const pgc_clust
 /* The same by identifier, for clusters that no longer exist. */
 int pgc_restorable_window_id(const rd_config *cfg, rd_catalog *cat, const char *cluster,
                              int64_t *earliest, int64_t *latest);
+/* The same from the cluster's snapshots as pgc_snapshot_list gave them, for a
+ * caller that has listed them already. */
+int pgc_restorable_window_of(rd_catalog *cat, const char *cluster, const pgc_snapshot *list,
+                             size_t n, int64_t *earliest, int64_t *latest);
 
 #define PGC_META_CLUSTER "pg.cluster"
 #define PGC_META_START_LSN "pg.start_lsn"

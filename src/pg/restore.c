@@ -114,7 +114,7 @@ static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restor
         snprintf(target_value, len, "immediate");
     } else {
         int64_t earliest = 0, latest = 0;
-        rc = pgc_restorable_window_id(cfg, cat, o->source, &earliest, &latest);
+        rc = pgc_restorable_window_of(cat, o->source, list, n, &earliest, &latest);
         char e[32], l[32], t[32];
         rd_time_format(earliest, e, sizeof e);
         rd_time_format(latest, l, sizeof l);
