@@ -293,6 +293,25 @@ static void repos_split(pgc_cluster *c, const char *list)
     }
 }
 
+/* Opens each repository of c (named in `from`, for the message): each must
+ * exist and open. *plain is the first unencrypted one, NULL when none is. */
+static int repos_check(const rd_config *cfg, const char *id, const pgc_cluster *c,
+                       const char *from, const char **plain)
+{
+    *plain = NULL;
+    for (size_t i = 0; i < c->n_repos; i++) {
+        repo *r = NULL;
+        int rc = repo_open(cfg, c->repos[i], &r);
+        if (rc < 0)
+            return rd_fail_wrap(rc, "repository %s (from %s) of DB cluster %s", c->repos[i],
+                                from, id);
+        if (!repo_encrypted(r) && !*plain)
+            *plain = c->repos[i];
+        repo_close(r);
+    }
+    return 0;
+}
+
 /* Fills the settings of a new cluster from the flags, else the [cluster ID]
  * section of the config, else the defaults, and checks its repositories:
  * each must exist and open, and all be encrypted when storage encryption is
@@ -334,20 +353,11 @@ static int settings_resolve(const rd_config *cfg, const char *cmd, const struct 
                         : rd_fail(RD_ECONFIG, "%s has no [repo NAME] section; a DB cluster's "
                                   "backups and WAL need at least one repository",
                                   rd_config_path(cfg));
-    bool all_encrypted = true;
     const char *plain = NULL;
-    for (size_t i = 0; i < c->n_repos; i++) {
-        repo *r = NULL;
-        int rc = repo_open(cfg, c->repos[i], &r);
-        if (rc < 0)
-            return rd_fail_wrap(rc, "repository %s (from %s) of DB cluster %s", c->repos[i],
-                                from, a->id);
-        if (!repo_encrypted(r) && !plain) {
-            all_encrypted = false;
-            plain = c->repos[i];
-        }
-        repo_close(r);
-    }
+    int rc = repos_check(cfg, a->id, c, from, &plain);
+    if (rc < 0)
+        return rc;
+    bool all_encrypted = plain == NULL;
     c->storage_encrypted = all_encrypted;
     bool want = a->storage_encrypted == 1 ||
                 (a->storage_encrypted < 0 && sec &&
@@ -1037,6 +1047,76 @@ static int port_write(const rd_config *cfg, const pgc_cluster *c, int port, bool
     return rc;
 }
 
+static char *repos_join(const pgc_cluster *c)
+{
+    rd_buf b = RD_BUF_INIT;
+    for (size_t i = 0; i < c->n_repos; i++) {
+        if (i)
+            rd_buf_append(&b, ",", 1);
+        rd_buf_append(&b, c->repos[i], strlen(c->repos[i]));
+    }
+    rd_buf_append_u8(&b, 0);
+    return (char *)b.data;
+}
+
+/* modify-db-cluster --repos, first part: next gets the named repositories,
+ * which must open, and be encrypted when the cluster has storage encryption.
+ * Nothing is changed yet. */
+static int repos_prepare(const rd_config *cfg, const pgc_cluster *c, const char *list,
+                         pgc_cluster *next)
+{
+    next->id = c->id;
+    repos_split(next, list);
+    if (next->n_repos == 0)
+        return cli_usage("db", "modify-db-cluster", "--repos names no repository");
+    const char *plain = NULL;
+    int rc = repos_check(cfg, c->id, next, "--repos", &plain);
+    if (rc == 0 && c->storage_encrypted && plain)
+        rc = cli_usage("db", "modify-db-cluster", "DB cluster %s has storage encryption, and "
+                       "repository %s is not encrypted; name encrypted repositories in --repos",
+                       c->id, plain);
+    return rc;
+}
+
+/* Second part: the repositories are saved at once, so WAL pushes and backups
+ * use them from then on. Leaving a repository out gives up what only it
+ * holds, and that is said: the restorable window before and after. next gets
+ * the old list. */
+static int repos_apply(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c, pgc_cluster *next,
+                       rd_buf *changes)
+{
+    char *was = repos_join(c), *now = repos_join(next);
+    int rc = 0;
+    if (strcmp(was, now) != 0) {
+        int64_t e0 = 0, l0 = 0, e1 = 0, l1 = 0;
+        bool had = pgc_restorable_window(cfg, cat, c, &e0, &l0) == 0;
+        char **repos = c->repos;
+        size_t n = c->n_repos;
+        c->repos = next->repos;
+        c->n_repos = next->n_repos;
+        next->repos = repos;
+        next->n_repos = n;
+        rc = pgc_cluster_save(cat, c);
+        char *part = rd_asprintf("; repositories %s -> %s", was, now);
+        rd_buf_append(changes, part, strlen(part));
+        free(part);
+        char from[32], to[32];
+        rd_time_format(e0, from, sizeof from);
+        bool has = rc == 0 && had && pgc_restorable_window(cfg, cat, c, &e1, &l1) == 0;
+        rd_time_format(e1, to, sizeof to);
+        if (rc == 0 && had && !has)
+            RD_WARN("DB cluster %s: no backup is left in repositories %s, so nothing is "
+                    "restorable (it was from %s) until the next create-db-cluster-snapshot",
+                    c->id, now, from);
+        else if (has && e1 > e0)
+            RD_WARN("DB cluster %s: the repositories left out held its oldest backups: "
+                    "EarliestRestorableTime moves from %s to %s", c->id, from, to);
+    }
+    free(was);
+    free(now);
+    return rc;
+}
+
 static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
 {
     struct db_args a;
@@ -1046,19 +1126,22 @@ static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
     const char *cmd = "modify-db-cluster";
     int rc = parse_args(cmd, argc, argv, "db-cluster-identifier backup-retention-period "
                         "preferred-backup-window deletion-protection no-deletion-protection port "
-                        "apply-immediately synchronous-wal-streaming no-synchronous-wal-streaming",
-                        false, &a);
+                        "apply-immediately synchronous-wal-streaming no-synchronous-wal-streaming "
+                        "repos", false, &a);
     if (rc == 0)
         rc = require_id(cmd, &a);
     if (rc == 0 && !a.retention && !a.window && a.deletion_protection < 0 && !a.port &&
-        a.synchronous < 0)
+        a.synchronous < 0 && !a.repos)
         rc = cli_usage("db", cmd, "nothing to change; give --backup-retention-period, "
                        "--preferred-backup-window, --[no-]deletion-protection, "
-                       "--[no-]synchronous-wal-streaming or --port");
+                       "--[no-]synchronous-wal-streaming, --port or --repos");
     if (rc == 0)
         rc = open_catalog(ctx, &cfg, &cat);
     if (rc == 0)
         rc = pgc_cluster_get(cat, a.id, &c);
+    pgc_cluster next = { 0 };
+    if (rc == 0 && a.repos)
+        rc = repos_prepare(cfg, c, a.repos, &next);
     if (rc < 0)
         goto out;
     rd_buf changes = RD_BUF_INIT;
@@ -1134,6 +1217,8 @@ static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
                 rc = pgc_start(cfg, cat, c);
         }
     }
+    if (rc == 0 && a.repos)
+        rc = repos_apply(cfg, cat, c, &next, &changes);
     if (rc == 0)
         rc = pgc_cluster_save(cat, c);
     if (rc == 0 && changes.len) {
@@ -1150,6 +1235,9 @@ static int cmd_modify(cli_ctx *ctx, int argc, char **argv)
                              changes.len ? (const char *)changes.data + 2 : "");
     rd_buf_free(&changes);
 out:
+    for (size_t i = 0; i < next.n_repos; i++)
+        free(next.repos[i]);
+    free(next.repos);
     pgc_cluster_free(c);
     rd_catalog_close(cat);
     return rc;
@@ -1656,12 +1744,17 @@ static const cli_command db_commands[] = {
     { "start-db-cluster", "start a stopped cluster", "--db-cluster-identifier ID", cmd_start },
     { "stop-db-cluster", "stop a cluster (pg_ctl stop -m fast)", "--db-cluster-identifier ID",
       cmd_stop },
-    { "modify-db-cluster", "change retention, backup window, deletion protection or port",
+    { "modify-db-cluster", "change retention, backup window, deletion protection, port or "
+      "repositories",
       "--db-cluster-identifier ID [--backup-retention-period DAYS]\n"
       "    [--preferred-backup-window HH:MM-HH:MM] [--deletion-protection | "
-      "--no-deletion-protection]\n    [--port P [--apply-immediately]]\n\n"
+      "--no-deletion-protection]\n"
+      "    [--synchronous-wal-streaming | --no-synchronous-wal-streaming]\n"
+      "    [--port P [--apply-immediately]] [--repos A,B]\n\n"
       "A new port of a running cluster takes effect at its next restart, or at once (a\n"
-      "restart now) with --apply-immediately.", cmd_modify },
+      "restart now) with --apply-immediately. New repositories are used at once, by the\n"
+      "next WAL push and backup; what only a left-out one holds is no longer restorable.",
+      cmd_modify },
     { "delete-db-cluster", "delete a cluster; its backups and WAL stay in the repositories",
       "--db-cluster-identifier ID (--skip-final-snapshot | --final-db-snapshot-identifier NAME)"
       "\n\nRefused while deletion protection is on. A registered cluster is only forgotten.",

@@ -228,7 +228,7 @@ int pgc_wal_repos(const rd_config *cfg, rd_catalog *cat, const char *cluster, ch
             pgc_cluster_free(c);
             if (*n == 0)
                 return rd_fail(RD_ECONFIG, "DB cluster %s has no repositories in the catalog; "
-                               "give it some with 'radiant db modify-db-cluster'", cluster);
+                               "give it some with 'radiant db modify-db-cluster --repos'", cluster);
             return 0;
         }
         if (rc != -RD_ENOENT)

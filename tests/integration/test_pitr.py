@@ -274,14 +274,34 @@ def test_restore_is_durable_with_normal_settings(env):
     assert ids_in(env, p2) == list(range(1, 31)) + [1000]
 
 
+def describe(env, cluster):
+    """describe-db-clusters of one cluster: (its JSON, stderr)."""
+    proc = subprocess.run(env._cmd(["db", "describe-db-clusters", "--db-cluster-identifier",
+                                    cluster]), capture_output=True, text=True, cwd=env.dir)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["DBClusters"][0], proc.stderr
+
+
+def modify_repos(env, cluster, repos, expect=0):
+    """modify-db-cluster --repos: (exit code, stderr)."""
+    proc = subprocess.run(env._cmd(["db", "modify-db-cluster", "--db-cluster-identifier", cluster,
+                                    "--repos", repos]), capture_output=True, text=True,
+                          cwd=env.dir)
+    assert proc.returncode == expect, proc.stderr
+    return proc.stderr
+
+
 def test_a_lost_repository_leaves_the_others_restorable():
     """A cluster backed up into two repositories: when one is lost, its
-    backups drop out of the window with a warning, and restores come from the
-    other; when both are lost, describe says so and a restore is refused."""
-    env = PgEnv(repos=("local", "dr"))
+    backups drop out of the window with a warning, restores come from the
+    other, and modify-db-cluster --repos takes the lost one out so that
+    archiving goes on; a change that leaves no backup says so; when every
+    repository is lost, describe says so and a restore is refused."""
+    env = PgEnv(repos=("local", "dr", "spare"))
     try:
         port = free_port()
-        env.run("db", "create-db-cluster", "--db-cluster-identifier", "two", "--port", str(port))
+        env.run("db", "create-db-cluster", "--db-cluster-identifier", "two", "--port", str(port),
+                "--repos", "local,dr")
         conn = env.connect(port)
         conn.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
         conn.commit()
@@ -291,18 +311,13 @@ def test_a_lost_repository_leaves_the_others_restorable():
         insert_rows(conn, range(11, 21), pause=0)
         time.sleep(1.2)
         wait_archived(conn)
-        conn.close()
-        before = env.run("db", "describe-db-clusters", "--db-cluster-identifier",
-                         "two")["DBClusters"][0]
+        before, _ = describe(env, "two")
 
         # the first repository, the one WAL is read from first, is lost
         shutil.rmtree(os.path.join(env.dir, "repo-local"))
-        proc = subprocess.run(env._cmd(["db", "describe-db-clusters", "--db-cluster-identifier",
-                                        "two"]), capture_output=True, text=True, cwd=env.dir)
-        assert proc.returncode == 0, proc.stderr
-        after = json.loads(proc.stdout)["DBClusters"][0]
-        assert "repository local cannot be read" in proc.stderr, proc.stderr
-        assert "create it with 'radiant repo init --repo local'" in proc.stderr
+        after, err = describe(env, "two")
+        assert "repository local cannot be read" in err, err
+        assert "create it with 'radiant repo init --repo local'" in err
         for k in ("EarliestRestorableTime", "LatestRestorableTime"):
             assert after[k] == before[k]
         snaps = env.run("db", "describe-db-cluster-snapshots", "--db-cluster-identifier", "two")
@@ -315,14 +330,38 @@ def test_a_lost_repository_leaves_the_others_restorable():
         assert ids_in(env, p2) == list(range(1, 21))
         env.stop_cluster("two-latest")
 
-        # both lost: nothing claims to be restorable, and a restore says why
-        shutil.rmtree(os.path.join(env.dir, "repo-dr"))
-        proc = subprocess.run(env._cmd(["db", "describe-db-clusters", "--db-cluster-identifier",
-                                        "two"]), capture_output=True, text=True, cwd=env.dir)
-        assert proc.returncode == 0, proc.stderr
-        gone = json.loads(proc.stdout)["DBClusters"][0]
+        # archiving needs every repository: taking the lost one out lets it go on
+        err = modify_repos(env, "two", "local", expect=4)
+        assert "repository local (from --repos) of DB cluster two" in err, err
+        err = modify_repos(env, "two", " , ", expect=2)
+        assert "--repos names no repository" in err
+        assert describe(env, "two")[0]["Repos"] == ["local", "dr"]
+        err = modify_repos(env, "two", "dr")   # dr holds the same backups: no loss to tell
+        assert "EarliestRestorableTime moves" not in err and "no backup is left" not in err, err
+        insert_rows(conn, range(21, 31), pause=0)
+        wait_archived(conn)
+        assert modify_repos(env, "two", "dr,spare") == ""
+        assert describe(env, "two")[0]["Repos"] == ["dr", "spare"]
+        # a set without any backup: nothing is restorable, and that is said
+        err = modify_repos(env, "two", "spare")
+        assert "no backup is left in repositories spare, so nothing is restorable" in err, err
+        assert "EarliestRestorableTime" not in describe(env, "two")[0]
+        # a set without the oldest backups: the window shrinks, and that is said
+        assert modify_repos(env, "two", "dr,spare") == ""
+        later = env.run("db", "create-db-cluster-snapshot", "--db-cluster-identifier", "two",
+                        "--db-cluster-snapshot-identifier", "two-later")["DBClusterSnapshot"]
+        err = modify_repos(env, "two", "spare")
+        assert "EarliestRestorableTime moves from %s to %s" % (
+            before["EarliestRestorableTime"], later["ConsistentTime"]) in err, err
+        assert describe(env, "two")[0]["EarliestRestorableTime"] == later["ConsistentTime"]
+        conn.close()
+
+        # every repository lost: nothing claims to be restorable, a restore says why
+        for name in ("dr", "spare"):
+            shutil.rmtree(os.path.join(env.dir, "repo-" + name))
+        gone, err = describe(env, "two")
         assert "EarliestRestorableTime" not in gone and "LatestRestorableTime" not in gone
-        assert "no repository of DB cluster two can be read" in proc.stderr, proc.stderr
+        assert "no repository of DB cluster two can be read" in err, err
         err = env.run("db", "restore-db-cluster-from-snapshot", "--snapshot-identifier",
                       "two-snap", "--db-cluster-identifier", "two-none", expect=5)
         assert "no repository of the configuration can be read" in err["message"]
