@@ -213,7 +213,9 @@ def _prune_setup(rad, workdir):
     write_random_file(os.path.join(z, "gone2.bin"), 1 * MiB)
 
     bw = rad.backup(w)
-    bx = rad.backup(x)
+    # one worker, so one pack holds both of X's files whatever the scheduling
+    # (with several, keep.bin could land in a pack of its own, kept whole)
+    bx = rad.backup(x, "--threads", "1")
     by = rad.backup(y)
     bz = rad.backup(z)
     rad.repo("forget", "--backup", bx["id"])
