@@ -94,6 +94,33 @@ static void format_pg_time(int64_t t, char *out, size_t len)
     strftime(out, len, "%Y-%m-%d %H:%M:%S+00", &tm);
 }
 
+/* The new cluster archives into every repository of its source, as the
+ * source did. One that cannot be read (lost with a region, say) stops its
+ * archiving until it is back or left out: say so, with the command. */
+static void warn_unreadable_repos(const rd_config *cfg, const pgc_cluster *c)
+{
+    rd_buf readable = RD_BUF_INIT;
+    size_t lost = 0;
+    for (size_t i = 0; i < c->n_repos; i++) {
+        repo *r = NULL;
+        if (repo_open(cfg, c->repos[i], &r) < 0) {
+            lost++;
+            continue;
+        }
+        repo_close(r);
+        if (readable.len)
+            rd_buf_append(&readable, ",", 1);
+        rd_buf_append(&readable, c->repos[i], strlen(c->repos[i]));
+    }
+    rd_buf_append_u8(&readable, 0);
+    if (lost && readable.len > 1)
+        RD_WARN("DB cluster %s archives into every repository of its source, and %zu of them "
+                "cannot be read: its WAL archiving waits until they are back, or until "
+                "'radiant db modify-db-cluster --db-cluster-identifier %s --repos %s' leaves "
+                "them out", c->id, lost, c->id, (const char *)readable.data);
+    rd_buf_free(&readable);
+}
+
 /* Picks the snapshot to restore and the recovery target. */
 static int choose_backup(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options *o,
                          pgc_snapshot *chosen, const char **target_name, char *target_value,
@@ -400,6 +427,8 @@ int pgc_restore(const rd_config *cfg, rd_catalog *cat, const pgc_restore_options
         rc = pgc_cluster_repos(cfg, cat, o->source, &repos, &n_repos);
     c->repos = repos;
     c->n_repos = n_repos;
+    if (rc == 0)
+        warn_unreadable_repos(cfg, c);
     pgc_cluster *src = NULL;
     if (pgc_cluster_get(cat, o->source, &src) == 0) {
         c->backup_retention_period = src->backup_retention_period;

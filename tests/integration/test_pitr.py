@@ -324,10 +324,17 @@ def test_a_lost_repository_leaves_the_others_restorable():
         assert [s["DBClusterSnapshotIdentifier"] for s in snaps["DBClusterSnapshots"]] == \
             ["two-snap"]
         p2 = free_port()
-        env.run("db", "restore-db-cluster-to-point-in-time", "--source-db-cluster-identifier",
-                "two", "--db-cluster-identifier", "two-latest", "--port", str(p2),
-                "--use-latest-restorable-time")
+        env.clusters.add("two-latest")
+        proc = subprocess.run(env._cmd(["db", "restore-db-cluster-to-point-in-time",
+                                        "--source-db-cluster-identifier", "two",
+                                        "--db-cluster-identifier", "two-latest", "--port",
+                                        str(p2), "--use-latest-restorable-time"]),
+                              capture_output=True, text=True, cwd=env.dir)
+        assert proc.returncode == 0, proc.stderr
         assert ids_in(env, p2) == list(range(1, 21))
+        # the new cluster archives where its source did, and is told how to go on
+        assert ("'radiant db modify-db-cluster --db-cluster-identifier two-latest --repos dr'"
+                in proc.stderr), proc.stderr
         env.stop_cluster("two-latest")
 
         # archiving needs every repository: taking the lost one out lets it go on
