@@ -85,23 +85,19 @@ static bool is_relation_name(const char *p)
     return *p == '\0';
 }
 
-/* The last component of rel when rel lies where relation files live (base/,
- * global/, tablespaces), else NULL. */
-static const char *relation_dir_name(const char *rel)
+/* Whether rel lies where relation files live: base/, global/, tablespaces. */
+static bool in_relation_dir(const char *rel)
 {
-    if (strncmp(rel, "base/", 5) != 0 && strncmp(rel, "global/", 7) != 0 &&
-        strncmp(rel, "pg_tblspc/", 10) != 0)
-        return NULL;
-    return strrchr(rel, '/') + 1;
+    return strncmp(rel, "base/", 5) == 0 || strncmp(rel, "global/", 7) == 0 ||
+           strncmp(rel, "pg_tblspc/", 10) == 0;
 }
 
-/* A temporary relation's file, tBACKENDID_RELATION...: PostgreSQL's base
+/* A temporary relation's file name, tBACKENDID_RELATION...: PostgreSQL's base
  * backups leave them out (looks_like_temp_rel_name() in its basebackup.c);
  * they mean nothing after a restore. */
-static bool is_temp_relation_file(const char *rel)
+static bool is_temp_relation_name(const char *p)
 {
-    const char *p = relation_dir_name(rel);
-    if (!p || *p++ != 't' || !isdigit((unsigned char)*p))
+    if (*p++ != 't' || !isdigit((unsigned char)*p))
         return false;
     while (isdigit((unsigned char)*p))
         p++;
@@ -109,13 +105,13 @@ static bool is_temp_relation_file(const char *rel)
 }
 
 /* A fork other than the init fork of an unlogged relation in a database
- * directory: PostgreSQL's base backups leave these out (sendDir() in its
- * basebackup.c), since recovery rebuilds the main fork from the init fork and
- * their content is thrown away at any crash. */
-static bool is_unlogged_fork(const char *data_dir, const char *rel)
+ * directory (rel, whose last component is the relation file name `name`):
+ * PostgreSQL's base backups leave these out (sendDir() in its basebackup.c),
+ * since recovery rebuilds the main fork from the init fork and their content
+ * is thrown away at any crash. */
+static bool is_unlogged_fork(const char *data_dir, const char *rel, const char *name)
 {
-    const char *name = relation_dir_name(rel);
-    if (!data_dir || !name || strncmp(rel, "global/", 7) == 0)
+    if (!data_dir || strncmp(rel, "global/", 7) == 0)
         return false;
     size_t node = strspn(name, "0123456789");
     if (strncmp(name + node, "_init", 5) == 0)
@@ -152,16 +148,13 @@ enum repo_walk_filter pgc_data_dir_filter(void *data_dir, const char *rel, bool 
     for (size_t i = 0; !is_dir && i < sizeof skip_files / sizeof skip_files[0]; i++)
         if (strcmp(rel, skip_files[i]) == 0)
             return REPO_WALK_SKIP;
-    if (is_dir)
+    if (is_dir || !in_relation_dir(rel))
         return REPO_WALK_KEEP;
-    const char *name = relation_dir_name(rel);
-    if (!name)
-        return REPO_WALK_KEEP;
-    if (is_temp_relation_file(rel))
+    if (is_temp_relation_name(base))
         return REPO_WALK_SKIP;
-    if (!is_relation_name(name))
+    if (!is_relation_name(base))
         return REPO_WALK_KEEP;
-    return is_unlogged_fork(data_dir, rel) ? REPO_WALK_SKIP : REPO_WALK_PAGED;
+    return is_unlogged_fork(data_dir, rel, base) ? REPO_WALK_SKIP : REPO_WALK_PAGED;
 }
 
 struct mem_reader {
