@@ -519,18 +519,12 @@ static void print_table_row(const pgc_cluster *c, const struct cluster_view *v)
     if (v->latest)
         iso_time(v->latest, latest);
     snprintf(retention, sizeof retention, "%d days", c->backup_retention_period);
-    rd_buf repos = RD_BUF_INIT;
-    for (size_t i = 0; i < c->n_repos; i++) {
-        if (i)
-            rd_buf_append_u8(&repos, ',');
-        rd_buf_append(&repos, c->repos[i], strlen(c->repos[i]));
-    }
-    rd_buf_append_u8(&repos, 0);
+    char *repos = pgc_repos_join(c->repos, c->n_repos);
     printf("%-28s %-10s %-5s %5d %9s %-11s %-9s %-9s %-20s %s\n", c->id, c->status,
            v->reachable ? "yes" : "no", c->port, retention, c->preferred_backup_window,
            c->deletion_protection ? "yes" : "no", c->storage_encrypted ? "yes" : "no", latest,
-           (const char *)repos.data);
-    rd_buf_free(&repos);
+           repos);
+    free(repos);
 }
 
 /* Prints {"DBCluster": {...}} or a one-line summary after a change. */
@@ -1047,18 +1041,6 @@ static int port_write(const rd_config *cfg, const pgc_cluster *c, int port, bool
     return rc;
 }
 
-static char *repos_join(const pgc_cluster *c)
-{
-    rd_buf b = RD_BUF_INIT;
-    for (size_t i = 0; i < c->n_repos; i++) {
-        if (i)
-            rd_buf_append(&b, ",", 1);
-        rd_buf_append(&b, c->repos[i], strlen(c->repos[i]));
-    }
-    rd_buf_append_u8(&b, 0);
-    return (char *)b.data;
-}
-
 /* modify-db-cluster --repos, first part: next gets the named repositories,
  * which must open, and be encrypted when the cluster has storage encryption.
  * Nothing is changed yet. */
@@ -1085,7 +1067,8 @@ static int repos_prepare(const rd_config *cfg, const pgc_cluster *c, const char 
 static int repos_apply(const rd_config *cfg, rd_catalog *cat, pgc_cluster *c, pgc_cluster *next,
                        rd_buf *changes)
 {
-    char *was = repos_join(c), *now = repos_join(next);
+    char *was = pgc_repos_join(c->repos, c->n_repos);
+    char *now = pgc_repos_join(next->repos, next->n_repos);
     int rc = 0;
     if (strcmp(was, now) != 0) {
         int64_t e0 = 0, l0 = 0, e1 = 0, l1 = 0;

@@ -22,6 +22,18 @@
                         "preferred_backup_window, deletion_protection, storage_encrypted, " \
                         "status, created_us, managed, restored_from, synchronous_streaming"
 
+char *pgc_repos_join(char *const *repos, size_t n)
+{
+    rd_buf b = RD_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rd_buf_append_u8(&b, ',');
+        rd_buf_append(&b, repos[i], strlen(repos[i]));
+    }
+    rd_buf_append_u8(&b, 0);
+    return (char *)b.data;
+}
+
 void pgc_cluster_free(pgc_cluster *c)
 {
     if (!c)
@@ -145,18 +157,12 @@ int pgc_cluster_save(rd_catalog *cat, const pgc_cluster *c)
                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
     if (rc < 0)
         return rc;
-    rd_buf repos = RD_BUF_INIT;
-    for (size_t i = 0; i < c->n_repos; i++) {
-        if (i)
-            rd_buf_append_u8(&repos, ',');
-        rd_buf_append(&repos, c->repos[i], strlen(c->repos[i]));
-    }
-    rd_buf_append_u8(&repos, 0);
+    char *repos = pgc_repos_join(c->repos, c->n_repos);
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, c->port);
     sqlite3_bind_text(st, 3, c->data_dir, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, c->socket_dir ? c->socket_dir : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, (const char *)repos.data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, repos, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, c->backup_retention_period);
     sqlite3_bind_text(st, 7, c->preferred_backup_window ? c->preferred_backup_window : "",
                       -1, SQLITE_STATIC);
@@ -174,7 +180,7 @@ int pgc_cluster_save(rd_catalog *cat, const pgc_cluster *c)
         rc = rd_fail(RD_EIO, "catalog: cannot save DB cluster %s: %s", c->id,
                      sqlite3_errmsg(rd_catalog_db(cat)));
     sqlite3_finalize(st);
-    rd_buf_free(&repos);
+    free(repos);
     return rc;
 }
 

@@ -49,6 +49,9 @@ typedef struct pgc_cluster {
 } pgc_cluster;
 
 void pgc_cluster_free(pgc_cluster *c);
+/* Repository names joined by commas, as --repos and the catalog take them.
+ * Caller frees. */
+char *pgc_repos_join(char *const *repos, size_t n);
 /* -RD_ENOENT with "no DB cluster ID" when unknown. */
 int pgc_cluster_get(rd_catalog *cat, const char *id, pgc_cluster **out);
 int pgc_cluster_list(rd_catalog *cat, pgc_cluster ***out, size_t *n);

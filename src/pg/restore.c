@@ -99,26 +99,23 @@ static void format_pg_time(int64_t t, char *out, size_t len)
  * archiving until it is back or left out: say so, with the command. */
 static void warn_unreadable_repos(const rd_config *cfg, const pgc_cluster *c)
 {
-    rd_buf readable = RD_BUF_INIT;
-    size_t lost = 0;
+    char **readable = rd_calloc(c->n_repos ? c->n_repos : 1, sizeof *readable);
+    size_t n = 0;
     for (size_t i = 0; i < c->n_repos; i++) {
         repo *r = NULL;
-        if (repo_open(cfg, c->repos[i], &r) < 0) {
-            lost++;
-            continue;
-        }
+        if (repo_open(cfg, c->repos[i], &r) == 0)
+            readable[n++] = c->repos[i];
         repo_close(r);
-        if (readable.len)
-            rd_buf_append(&readable, ",", 1);
-        rd_buf_append(&readable, c->repos[i], strlen(c->repos[i]));
     }
-    rd_buf_append_u8(&readable, 0);
-    if (lost && readable.len > 1)
+    if (n > 0 && n < c->n_repos) {
+        char *list = pgc_repos_join(readable, n);
         RD_WARN("DB cluster %s archives into every repository of its source, and %zu of them "
                 "cannot be read: its WAL archiving waits until they are back, or until "
                 "'radiant db modify-db-cluster --db-cluster-identifier %s --repos %s' leaves "
-                "them out", c->id, lost, c->id, (const char *)readable.data);
-    rd_buf_free(&readable);
+                "them out", c->id, c->n_repos - n, c->id, list);
+        free(list);
+    }
+    free(readable);
 }
 
 /* Picks the snapshot to restore and the recovery target. */
